@@ -1,0 +1,355 @@
+"""PandaLite: a patched-attention forecaster for chaotic dynamical systems.
+
+Data path of one forward pass (B = batch, T = context steps, C = channels, N = patches,
+P = patch length, D = d_model, H = prediction length):
+
+    past_values (B, T, C)
+      -> instance norm per channel over observed steps       (B, T, C), loc/scale (B, 1, C)
+      -> left-pad to context_length, cut into patches         (B, C, N, P)
+      -> dynamics embedding [patch | monomials | sin, cos]    (B, C, N, D)
+      -> L x [temporal attention (RoPE) -> channel attention -> MLP], pre-norm RMSNorm
+      -> forecast head                                        (B, C, H)
+      -> back to input units                                  (B, H, C)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from .configuration_panda_lite import PandaLiteConfig
+
+
+@dataclass
+class PandaLiteOutput(ModelOutput):
+    """Output of [`PandaLiteModel`].
+
+    Attributes:
+        loss: Scalar training loss on the normalised scale, present when `future_values` is given.
+        prediction: `(B, prediction_length, C)` forecast in the input's units.
+        last_hidden_state: `(B, C, N, D)` encoder tokens, one per channel and patch.
+        loc: `(B, 1, C)` per-channel mean of the observed context.
+        scale: `(B, 1, C)` per-channel standard deviation of the observed context.
+    """
+
+    loss: torch.FloatTensor | None = None
+    prediction: torch.FloatTensor | None = None
+    last_hidden_state: torch.FloatTensor | None = None
+    loc: torch.FloatTensor | None = None
+    scale: torch.FloatTensor | None = None
+
+
+class PandaLiteInstanceNorm(nn.Module):
+    """Per-sample, per-channel standardisation over the observed time steps.
+
+    Missing steps do not enter the statistics and are set to 0 (the channel mean) on the
+    normalised scale, so they carry no spurious signal into the patches.
+    """
+
+    def __init__(self, eps: float):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, values: torch.Tensor, observed: torch.Tensor):
+        """values, observed: (B, T, C) -> normalised (B, T, C), loc (B, 1, C), scale (B, 1, C)."""
+        weight = observed.to(values.dtype)
+        count = weight.sum(dim=1, keepdim=True).clamp_min(1.0)
+        values = torch.where(observed, values, torch.zeros_like(values))
+        loc = (values * weight).sum(dim=1, keepdim=True) / count
+        variance = (((values - loc) * weight) ** 2).sum(dim=1, keepdim=True) / count
+        scale = torch.sqrt(variance + self.eps)
+        normalised = torch.where(observed, (values - loc) / scale, torch.zeros_like(values))
+        return normalised, loc, scale
+
+
+class PandaLiteDynamicsEmbedding(nn.Module):
+    """Lifts each patch into a feature space suited to polynomial and oscillatory vector fields.
+
+    Features of a patch p (P values): [p | prod_j p[i_kj] for random index tuples of each
+    degree | sin(p W + b) | cos(p W + b)], then a linear map to d_model. The index tuples
+    and (W, b) are fixed random draws held in persistent buffers, so they are saved with
+    the weights and a reloaded model uses exactly the draws it was trained with.
+    """
+
+    def __init__(self, config: PandaLiteConfig):
+        super().__init__()
+        self.config = config
+        patch, degrees = config.patch_length, config.poly_degrees
+        use_lift = config.use_dynamics_embedding
+        num_poly = config.num_poly_features if use_lift else 0
+        num_rff = config.num_rff if use_lift else 0
+        for degree in degrees:
+            self.register_buffer(f"monomial_index_{degree}", torch.zeros(num_poly, degree, dtype=torch.long))
+        self.register_buffer("rff_weight", torch.zeros(patch, num_rff // 2))
+        self.register_buffer("rff_bias", torch.zeros(num_rff // 2))
+        self.num_features = patch + num_poly * len(degrees) + num_rff
+        self.projection = nn.Linear(self.num_features, config.d_model)
+        # Marks patches that hold no observed step (left padding, long gaps).
+        self.missing_embedding = nn.Parameter(torch.zeros(config.d_model))
+        self.draw_random_features()
+
+    @torch.no_grad()
+    def draw_random_features(self) -> None:
+        """(Re)draws the random monomial indices and Fourier projection from `embedding_seed`.
+
+        A private generator keeps the draw independent of the global RNG state.
+        """
+        generator = torch.Generator().manual_seed(self.config.embedding_seed)
+        patch = self.config.patch_length
+        for degree in self.config.poly_degrees:
+            buffer = getattr(self, f"monomial_index_{degree}")
+            init.copy_(buffer, torch.randint(0, patch, tuple(buffer.shape), generator=generator))
+        init.copy_(self.rff_weight, torch.randn(tuple(self.rff_weight.shape), generator=generator) * self.config.rff_scale)
+        init.copy_(self.rff_bias, torch.rand(tuple(self.rff_bias.shape), generator=generator) * 2 * math.pi)
+
+    def forward(self, patches: torch.Tensor, patch_missing: torch.Tensor) -> torch.Tensor:
+        """patches: (B, C, N, P) normalised; patch_missing: (B, C, N) bool -> (B, C, N, D)."""
+        features = [patches]
+        for degree in self.config.poly_degrees:
+            index = getattr(self, f"monomial_index_{degree}")  # (K, degree)
+            if index.numel():
+                features.append(patches[..., index].prod(dim=-1))  # (B, C, N, K)
+        if self.rff_weight.numel():
+            phase = patches @ self.rff_weight.to(patches.dtype) + self.rff_bias.to(patches.dtype)  # (B, C, N, R/2)
+            features += [torch.sin(phase), torch.cos(phase)]
+        tokens = self.projection(torch.cat(features, dim=-1))
+        return tokens + patch_missing.unsqueeze(-1).to(tokens.dtype) * self.missing_embedding
+
+
+def rotary_cos_sin(config: PandaLiteConfig, num_positions: int, device, dtype):
+    """cos, sin of shape (num_positions, head_dim // 2) for partial rotary positions (p-RoPE).
+
+    Only the first `rope_fraction` of the frequency pairs rotate; the remaining pairs get
+    frequency 0 (cos = 1, sin = 0), i.e. they pass through unrotated.
+    """
+    half = config.head_dim // 2
+    rotating = int(config.rope_fraction * half)
+    exponents = torch.arange(half, device=device, dtype=torch.float32) * 2 / config.head_dim
+    inv_freq = config.rope_theta ** -exponents
+    inv_freq = torch.where(torch.arange(half, device=device) < rotating, inv_freq, torch.zeros_like(inv_freq))
+    angles = torch.arange(num_positions, device=device, dtype=torch.float32)[:, None] * inv_freq  # (N, half)
+    return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotates pairs (x[j], x[j + head_dim/2]) of x (..., N, head_dim) by position angles."""
+    first, second = x.chunk(2, dim=-1)
+    return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
+
+
+class PandaLiteAttention(nn.Module):
+    """Multi-head self-attention over the second-to-last token axis, optionally rotary."""
+
+    def __init__(self, config: PandaLiteConfig, use_rotary: bool):
+        super().__init__()
+        self.config = config
+        self.use_rotary = use_rotary
+        self.num_heads = config.num_attention_heads
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
+        self.out = nn.Linear(config.d_model, config.d_model)
+
+    def forward(self, tokens: torch.Tensor, key_padding: torch.Tensor | None = None) -> torch.Tensor:
+        """tokens: (S, L, D) sequences of L tokens; key_padding: (S, L) True = ignore -> (S, L, D)."""
+        q, k, v = rearrange(self.qkv(tokens), "s l (three h e) -> three s h l e", three=3, h=self.num_heads)
+        if self.use_rotary:
+            cos, sin = rotary_cos_sin(self.config, tokens.shape[1], tokens.device, q.dtype)
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        mask = None
+        if key_padding is not None:
+            mask = ~key_padding[:, None, None, :]  # (S, 1, 1, L), True = attend
+        dropout = self.config.attention_dropout if self.training else 0.0
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        return self.out(rearrange(attended, "s h l e -> s l (h e)"))
+
+
+class PandaLiteMLP(nn.Module):
+    def __init__(self, config: PandaLiteConfig):
+        super().__init__()
+        self.up = nn.Linear(config.d_model, config.ffn_dim)
+        self.down = nn.Linear(config.ffn_dim, config.d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(F.gelu(self.up(x)))
+
+
+class PandaLiteLayer(nn.Module):
+    """Temporal attention (per channel, over patches, rotary) -> channel attention (per patch,
+    over channels, no positional code: any number and order of channels) -> MLP, each
+    pre-norm with a residual connection."""
+
+    def __init__(self, config: PandaLiteConfig):
+        super().__init__()
+        eps = config.rms_norm_eps
+        self.temporal_norm = nn.RMSNorm(config.d_model, eps=eps)
+        self.temporal_attention = PandaLiteAttention(config, use_rotary=True)
+        self.channel_attention = None
+        if config.channel_attention:
+            self.channel_norm = nn.RMSNorm(config.d_model, eps=eps)
+            self.channel_attention = PandaLiteAttention(config, use_rotary=False)
+        self.mlp_norm = nn.RMSNorm(config.d_model, eps=eps)
+        self.mlp = PandaLiteMLP(config)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, hidden: torch.Tensor, patch_missing: torch.Tensor) -> torch.Tensor:
+        """hidden: (B, C, N, D); patch_missing: (B, C, N) -> (B, C, N, D)."""
+        batch, channels = hidden.shape[:2]
+        # A channel with no observed patch at all would mask every key (NaN softmax): let it
+        # attend to its (uninformative) padding instead.
+        key_padding = patch_missing & ~patch_missing.all(dim=-1, keepdim=True)
+        tokens = rearrange(self.temporal_norm(hidden), "b c n d -> (b c) n d")
+        temporal = self.temporal_attention(tokens, rearrange(key_padding, "b c n -> (b c) n"))
+        hidden = hidden + self.dropout(rearrange(temporal, "(b c) n d -> b c n d", b=batch))
+        if self.channel_attention is not None:
+            tokens = rearrange(self.channel_norm(hidden), "b c n d -> (b n) c d")
+            across = self.channel_attention(tokens)
+            hidden = hidden + self.dropout(rearrange(across, "(b n) c d -> b c n d", b=batch, c=channels))
+        return hidden + self.dropout(self.mlp(self.mlp_norm(hidden)))
+
+
+class PandaLiteEncoder(nn.Module):
+    """Normalised patches (B, C, N, P) -> contextual patch tokens (B, C, N, D)."""
+
+    def __init__(self, config: PandaLiteConfig):
+        super().__init__()
+        self.embedding = PandaLiteDynamicsEmbedding(config)
+        self.layers = nn.ModuleList(PandaLiteLayer(config) for _ in range(config.num_hidden_layers))
+        self.norm = nn.RMSNorm(config.d_model, eps=config.rms_norm_eps)
+
+    def forward(self, patches: torch.Tensor, patch_missing: torch.Tensor) -> torch.Tensor:
+        hidden = self.embedding(patches, patch_missing)
+        for layer in self.layers:
+            hidden = layer(hidden, patch_missing)
+        return self.norm(hidden)
+
+
+class PandaLiteHead(nn.Module):
+    """Patch tokens (B, C, N, D) -> normalised forecast (B, C, H), shared by all channels."""
+
+    def __init__(self, config: PandaLiteConfig):
+        super().__init__()
+        self.pooling = config.pooling
+        width = config.num_patches * config.d_model if config.pooling == "flatten" else config.d_model
+        self.projection = nn.Linear(width, config.prediction_length)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "flatten":
+            pooled = rearrange(hidden, "b c n d -> b c (n d)")
+        elif self.pooling == "mean":
+            pooled = hidden.mean(dim=2)
+        elif self.pooling == "max":
+            pooled = hidden.amax(dim=2)
+        else:  # "last": the most recent patch, which always holds observed data
+            pooled = hidden[:, :, -1]
+        return self.projection(pooled)
+
+
+class PandaLitePreTrainedModel(PreTrainedModel):
+    config_class = PandaLiteConfig
+    base_model_prefix = "panda_lite"
+    main_input_name = "past_values"
+    _supports_sdpa = True
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, PandaLiteDynamicsEmbedding):
+            module.draw_random_features()
+            init.zeros_(module.missing_embedding)
+
+
+class PandaLiteModel(PandaLitePreTrainedModel):
+    """The panda_lite forecaster: a context `(B, T, C)` in, a forecast `(B, H, C)` out."""
+
+    def __init__(self, config: PandaLiteConfig):
+        super().__init__(config)
+        self.instance_norm = PandaLiteInstanceNorm(config.scaling_eps)
+        self.encoder = PandaLiteEncoder(config)
+        self.head = PandaLiteHead(config)
+        self.post_init()
+
+    def patchify(self, normalised: torch.Tensor, observed: torch.Tensor):
+        """(B, T, C) -> patches (B, C, N, P) and patch_missing (B, C, N).
+
+        Contexts shorter than context_length are left-padded (as missing) so that the last
+        patch always ends at the last observed step and positions mean the same in every call.
+        """
+        config = self.config
+        pad = config.context_length - normalised.shape[1]
+        if pad > 0:
+            normalised = F.pad(normalised, (0, 0, pad, 0))
+            observed = F.pad(observed, (0, 0, pad, 0), value=False)
+        unfold = dict(dimension=1, size=config.patch_length, step=config.patch_stride)
+        patches = rearrange(normalised.unfold(**unfold), "b n c p -> b c n p")
+        patch_missing = ~rearrange(observed.unfold(**unfold).any(dim=-1), "b n c -> b c n")
+        return patches, patch_missing
+
+    def compute_loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean loss between two (B, H, C) tensors on the normalised scale."""
+        if self.config.loss == "mse":
+            return F.mse_loss(prediction, target)
+        if self.config.loss == "mae":
+            return F.l1_loss(prediction, target)
+        return F.huber_loss(prediction, target, delta=self.config.huber_delta)
+
+    def forward(
+        self,
+        past_values: torch.Tensor,
+        future_values: torch.Tensor | None = None,
+        past_observed_mask: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> PandaLiteOutput:
+        """Forecast `prediction_length` steps after each context.
+
+        Args:
+            past_values: `(B, T, C)` context in any units, `patch_length <= T <= context_length`.
+                Longer contexts must be cut by the caller ([`PandaLitePipeline`] does).
+            future_values: `(B, prediction_length, C)` targets; when given, `loss` is computed on
+                the scale of the context's per-channel normalisation, so every series weighs alike.
+            past_observed_mask: `(B, T, C)` bool, True where `past_values` is observed. Default:
+                all observed. Unobserved entries are ignored whatever their value.
+
+        Returns:
+            [`PandaLiteOutput`] with `prediction` `(B, prediction_length, C)` in input units.
+        """
+        config = self.config
+        if past_values.dim() != 3:
+            raise ValueError(f"past_values must be (batch, time, channels), got shape {tuple(past_values.shape)}")
+        steps = past_values.shape[1]
+        if not config.patch_length <= steps <= config.context_length:
+            raise ValueError(
+                f"past_values has {steps} time steps; expected between patch_length={config.patch_length} "
+                f"and context_length={config.context_length}"
+            )
+        if past_observed_mask is None:
+            past_observed_mask = torch.ones_like(past_values, dtype=torch.bool)
+        elif past_observed_mask.shape != past_values.shape:
+            raise ValueError(
+                f"past_observed_mask shape {tuple(past_observed_mask.shape)} != past_values shape {tuple(past_values.shape)}"
+            )
+        past_observed_mask = past_observed_mask.bool()
+
+        # Statistics in float32 whatever the weights' dtype: bf16 loses the mean of offset series.
+        normalised, loc, scale = self.instance_norm(past_values.float(), past_observed_mask)  # (B, T, C), (B, 1, C)
+        patches, patch_missing = self.patchify(normalised, past_observed_mask)  # (B, C, N, P), (B, C, N)
+        patches = patches.to(self.encoder.embedding.projection.weight.dtype)
+        hidden = self.encoder(patches, patch_missing)  # (B, C, N, D)
+        forecast = rearrange(self.head(hidden), "b c h -> b h c").float()  # normalised (B, H, C)
+
+        loss = None
+        if future_values is not None:
+            expected = (past_values.shape[0], config.prediction_length, past_values.shape[2])
+            if tuple(future_values.shape) != expected:
+                raise ValueError(f"future_values must have shape {expected}, got {tuple(future_values.shape)}")
+            loss = self.compute_loss(forecast, (future_values.float() - loc) / scale)
+
+        return PandaLiteOutput(
+            loss=loss, prediction=forecast * scale + loc, last_hidden_state=hidden, loc=loc, scale=scale
+        )
