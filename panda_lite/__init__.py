@@ -7,7 +7,13 @@ classes, so `AutoModel.from_pretrained(folder)` works without `trust_remote_code
 from transformers import AutoConfig, AutoModel
 
 from .configuration_panda_lite import PandaLiteConfig
-from .modeling_panda_lite import PandaLiteModel, PandaLiteOutput, PandaLitePreTrainedModel
+from .modeling_panda_lite import (
+    PandaLiteForPretraining,
+    PandaLiteModel,
+    PandaLiteOutput,
+    PandaLitePreTrainedModel,
+    PandaLitePretrainingOutput,
+)
 from .pipeline import PandaLitePipeline, list_bundled_checkpoints
 
 __version__ = "0.1.0"
@@ -18,6 +24,8 @@ AutoModel.register(PandaLiteConfig, PandaLiteModel, exist_ok=True)
 __all__ = [
     "PandaLiteConfig",
     "PandaLiteModel",
+    "PandaLiteForPretraining",
+    "PandaLitePretrainingOutput",
     "PandaLiteOutput",
     "PandaLitePreTrainedModel",
     "PandaLitePipeline",

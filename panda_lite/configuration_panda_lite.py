@@ -51,6 +51,8 @@ class PandaLiteConfig(PretrainedConfig):
         loss: Training loss on the normalised scale: "mse", "mae" or "huber".
         huber_delta: Transition point of the Huber loss, in normalised units.
         initializer_range: Standard deviation of the normal initialisation of linear weights.
+        mask_ratio: Fraction of patches hidden per channel in masked-patch pretraining
+            ([`PandaLiteForPretraining`]); unused by the forecaster.
     """
 
     model_type = "panda_lite"
@@ -82,6 +84,7 @@ class PandaLiteConfig(PretrainedConfig):
         loss: str = "mse",
         huber_delta: float = 1.0,
         initializer_range: float = 0.02,
+        mask_ratio: float = 0.5,
         **kwargs,
     ):
         self.context_length = context_length
@@ -109,6 +112,7 @@ class PandaLiteConfig(PretrainedConfig):
         self.loss = loss
         self.huber_delta = huber_delta
         self.initializer_range = initializer_range
+        self.mask_ratio = mask_ratio
         self._validate()
         super().__init__(**kwargs)
 
@@ -158,4 +162,5 @@ class PandaLiteConfig(PretrainedConfig):
         require(self.pooling in POOLING_TYPES, "pooling", f"must be one of {POOLING_TYPES}, got {self.pooling!r}")
         require(self.loss in LOSS_TYPES, "loss", f"must be one of {LOSS_TYPES}, got {self.loss!r}")
         require(self.huber_delta > 0, "huber_delta", f"must be > 0, got {self.huber_delta!r}")
+        require(0.0 < self.mask_ratio < 1.0, "mask_ratio", f"must be in (0, 1), got {self.mask_ratio!r}")
         require(self.initializer_range > 0, "initializer_range", f"must be > 0, got {self.initializer_range!r}")

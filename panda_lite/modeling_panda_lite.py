@@ -29,6 +29,23 @@ from .configuration_panda_lite import PandaLiteConfig
 
 
 @dataclass
+class PandaLitePretrainingOutput(ModelOutput):
+    """Output of [`PandaLiteForPretraining`].
+
+    Attributes:
+        loss: MSE over the observed steps of the masked patches, on the normalised scale.
+        reconstruction: `(B, C, N, P)` reconstructed patches on the normalised scale.
+        patch_mask: `(B, C, N)` bool, True where a patch was hidden from the encoder.
+        patches: `(B, C, N, P)` the normalised input patches (the targets).
+    """
+
+    loss: torch.FloatTensor | None = None
+    reconstruction: torch.FloatTensor | None = None
+    patch_mask: torch.BoolTensor | None = None
+    patches: torch.FloatTensor | None = None
+
+
+@dataclass
 class PandaLiteOutput(ModelOutput):
     """Output of [`PandaLiteModel`].
 
@@ -47,27 +64,21 @@ class PandaLiteOutput(ModelOutput):
     scale: torch.FloatTensor | None = None
 
 
-class PandaLiteInstanceNorm(nn.Module):
+def instance_normalise(values: torch.Tensor, observed: torch.Tensor, eps: float):
     """Per-sample, per-channel standardisation over the observed time steps.
 
-    Missing steps do not enter the statistics and are set to 0 (the channel mean) on the
-    normalised scale, so they carry no spurious signal into the patches.
+    values, observed: (B, T, C) -> normalised (B, T, C), loc (B, 1, C), scale (B, 1, C), with
+    scale = sqrt(var + eps) so constant channels stay finite. Missing steps do not enter the
+    statistics and become 0 (the channel mean), so they carry no spurious signal.
     """
-
-    def __init__(self, eps: float):
-        super().__init__()
-        self.eps = eps
-
-    def forward(self, values: torch.Tensor, observed: torch.Tensor):
-        """values, observed: (B, T, C) -> normalised (B, T, C), loc (B, 1, C), scale (B, 1, C)."""
-        weight = observed.to(values.dtype)
-        count = weight.sum(dim=1, keepdim=True).clamp_min(1.0)
-        values = torch.where(observed, values, torch.zeros_like(values))
-        loc = (values * weight).sum(dim=1, keepdim=True) / count
-        variance = (((values - loc) * weight) ** 2).sum(dim=1, keepdim=True) / count
-        scale = torch.sqrt(variance + self.eps)
-        normalised = torch.where(observed, (values - loc) / scale, torch.zeros_like(values))
-        return normalised, loc, scale
+    weight = observed.to(values.dtype)
+    count = weight.sum(dim=1, keepdim=True).clamp_min(1.0)
+    values = torch.where(observed, values, torch.zeros_like(values))
+    loc = (values * weight).sum(dim=1, keepdim=True) / count
+    variance = (((values - loc) * weight) ** 2).sum(dim=1, keepdim=True) / count
+    scale = torch.sqrt(variance + eps)
+    normalised = torch.where(observed, (values - loc) / scale, torch.zeros_like(values))
+    return normalised, loc, scale
 
 
 class PandaLiteDynamicsEmbedding(nn.Module):
@@ -263,19 +274,32 @@ class PandaLitePreTrainedModel(PreTrainedModel):
             module.draw_random_features()
             init.zeros_(module.missing_embedding)
 
-
-class PandaLiteModel(PandaLitePreTrainedModel):
-    """The panda_lite forecaster: a context `(B, T, C)` in, a forecast `(B, H, C)` out."""
-
-    def __init__(self, config: PandaLiteConfig):
-        super().__init__(config)
-        self.instance_norm = PandaLiteInstanceNorm(config.scaling_eps)
-        self.encoder = PandaLiteEncoder(config)
-        self.head = PandaLiteHead(config)
-        self.post_init()
+    def normalise_and_patchify(self, past_values: torch.Tensor, past_observed_mask: torch.Tensor | None):
+        """Validates a context (B, T, C) and returns normalised patches (B, C, N, P), their
+        observed mask (B, C, N, P), loc (B, 1, C) and scale (B, 1, C)."""
+        config = self.config
+        if past_values.dim() != 3:
+            raise ValueError(f"past_values must be (batch, time, channels), got shape {tuple(past_values.shape)}")
+        steps = past_values.shape[1]
+        if not config.patch_length <= steps <= config.context_length:
+            raise ValueError(
+                f"past_values has {steps} time steps; expected between patch_length={config.patch_length} "
+                f"and context_length={config.context_length}"
+            )
+        if past_observed_mask is None:
+            past_observed_mask = torch.ones_like(past_values, dtype=torch.bool)
+        elif past_observed_mask.shape != past_values.shape:
+            raise ValueError(
+                f"past_observed_mask shape {tuple(past_observed_mask.shape)} != past_values shape {tuple(past_values.shape)}"
+            )
+        past_observed_mask = past_observed_mask.bool()
+        # Statistics in float32 whatever the weights' dtype: bf16 loses the mean of offset series.
+        normalised, loc, scale = instance_normalise(past_values.float(), past_observed_mask, config.scaling_eps)
+        patches, patch_observed = self.patchify(normalised, past_observed_mask)
+        return patches.to(self.dtype), patch_observed, loc, scale
 
     def patchify(self, normalised: torch.Tensor, observed: torch.Tensor):
-        """(B, T, C) -> patches (B, C, N, P) and patch_missing (B, C, N).
+        """Values and observed mask (B, T, C) -> patches and their observed mask (B, C, N, P).
 
         Contexts shorter than context_length are left-padded (as missing) so that the last
         patch always ends at the last observed step and positions mean the same in every call.
@@ -287,8 +311,18 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             observed = F.pad(observed, (0, 0, pad, 0), value=False)
         unfold = dict(dimension=1, size=config.patch_length, step=config.patch_stride)
         patches = rearrange(normalised.unfold(**unfold), "b n c p -> b c n p")
-        patch_missing = ~rearrange(observed.unfold(**unfold).any(dim=-1), "b n c -> b c n")
-        return patches, patch_missing
+        patch_observed = rearrange(observed.unfold(**unfold), "b n c p -> b c n p")
+        return patches, patch_observed
+
+
+class PandaLiteModel(PandaLitePreTrainedModel):
+    """The panda_lite forecaster: a context `(B, T, C)` in, a forecast `(B, H, C)` out."""
+
+    def __init__(self, config: PandaLiteConfig):
+        super().__init__(config)
+        self.encoder = PandaLiteEncoder(config)
+        self.head = PandaLiteHead(config)
+        self.post_init()
 
     def compute_loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean loss between two (B, H, C) tensors on the normalised scale."""
@@ -320,26 +354,8 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             [`PandaLiteOutput`] with `prediction` `(B, prediction_length, C)` in input units.
         """
         config = self.config
-        if past_values.dim() != 3:
-            raise ValueError(f"past_values must be (batch, time, channels), got shape {tuple(past_values.shape)}")
-        steps = past_values.shape[1]
-        if not config.patch_length <= steps <= config.context_length:
-            raise ValueError(
-                f"past_values has {steps} time steps; expected between patch_length={config.patch_length} "
-                f"and context_length={config.context_length}"
-            )
-        if past_observed_mask is None:
-            past_observed_mask = torch.ones_like(past_values, dtype=torch.bool)
-        elif past_observed_mask.shape != past_values.shape:
-            raise ValueError(
-                f"past_observed_mask shape {tuple(past_observed_mask.shape)} != past_values shape {tuple(past_values.shape)}"
-            )
-        past_observed_mask = past_observed_mask.bool()
-
-        # Statistics in float32 whatever the weights' dtype: bf16 loses the mean of offset series.
-        normalised, loc, scale = self.instance_norm(past_values.float(), past_observed_mask)  # (B, T, C), (B, 1, C)
-        patches, patch_missing = self.patchify(normalised, past_observed_mask)  # (B, C, N, P), (B, C, N)
-        patches = patches.to(self.encoder.embedding.projection.weight.dtype)
+        patches, patch_observed, loc, scale = self.normalise_and_patchify(past_values, past_observed_mask)
+        patch_missing = ~patch_observed.any(dim=-1)  # (B, C, N): patches with no observed step
         hidden = self.encoder(patches, patch_missing)  # (B, C, N, D)
         forecast = rearrange(self.head(hidden), "b c h -> b h c").float()  # normalised (B, H, C)
 
@@ -352,4 +368,48 @@ class PandaLiteModel(PandaLitePreTrainedModel):
 
         return PandaLiteOutput(
             loss=loss, prediction=forecast * scale + loc, last_hidden_state=hidden, loc=loc, scale=scale
+        )
+
+
+class PandaLiteForPretraining(PandaLitePreTrainedModel):
+    """Masked-patch pretraining: hide a random `mask_ratio` of each channel's patches and
+    reconstruct them from the rest.
+
+    Its encoder has the same parameter names as the forecaster's, so
+    `PandaLiteModel.from_pretrained(pretraining_checkpoint)` starts a forecaster from it
+    (only the forecast head is newly initialised).
+    """
+
+    def __init__(self, config: PandaLiteConfig):
+        super().__init__(config)
+        self.encoder = PandaLiteEncoder(config)
+        self.reconstruction_head = nn.Linear(config.d_model, config.patch_length)
+        self.post_init()
+
+    def forward(
+        self,
+        past_values: torch.Tensor,
+        past_observed_mask: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> PandaLitePretrainingOutput:
+        """past_values: (B, T, C) context; the mask is drawn with `generator` (on the input's
+        device) so that a seeded run hides the same patches."""
+        patches, patch_observed, _, _ = self.normalise_and_patchify(past_values, past_observed_mask)
+        patch_missing = ~patch_observed.any(dim=-1)  # (B, C, N)
+        draw = torch.rand(patch_missing.shape, generator=generator, device=patches.device)
+        # Only observed patches can be hidden: hiding padding would teach nothing.
+        patch_mask = (draw < self.config.mask_ratio) & ~patch_missing
+        visible = patches.masked_fill(patch_mask.unsqueeze(-1), 0.0)
+        # Masked patches enter as "missing": the learned missing embedding is the mask token,
+        # and no token attends to them as keys.
+        hidden = self.encoder(visible, patch_missing | patch_mask)  # (B, C, N, D)
+        reconstruction = self.reconstruction_head(hidden).float()  # (B, C, N, P)
+        target = patches.float()
+        # Score the observed steps of masked patches only (missing steps have no target).
+        weight = (patch_mask.unsqueeze(-1) & patch_observed).float()
+        loss = ((reconstruction - target) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)
+        return PandaLitePretrainingOutput(
+            loss=loss, reconstruction=reconstruction, patch_mask=patch_mask, patches=target
         )

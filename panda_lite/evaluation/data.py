@@ -1,0 +1,136 @@
+"""Evaluation data: held-out corpus trajectories or dysts flows integrated on the fly,
+window sampling and context standardisation."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Trajectory:
+    """One evaluation trajectory.
+
+    Attributes:
+        system_id: system name; windows of all trajectories of one system are pooled.
+        values: (T, C) float64 samples, time-major.
+        dt: time units between consecutive samples.
+        lyapunov_max: largest Lyapunov exponent per time unit (NaN if unknown).
+    """
+
+    system_id: str
+    values: np.ndarray
+    dt: float
+    lyapunov_max: float
+
+
+def load_corpus_split(corpus_dir: str, split: str = "test", max_systems: int | None = None) -> list[Trajectory]:
+    """Read every trajectory of `corpus_dir/split/*.parquet` (the data_gen corpus format).
+
+    Args:
+        corpus_dir: corpus root holding `train/` and `test/` shard folders.
+        split: which split folder to read.
+        max_systems: keep only the first N system ids in sorted order (None = all).
+    Returns:
+        trajectories sorted by (system_id, file order), values (T, C).
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    files = sorted(glob.glob(os.path.join(corpus_dir, split, "*.parquet")))
+    if not files:
+        raise ValueError(f"no Parquet shards found in {os.path.join(corpus_dir, split)!r}; "
+                         f"expected the data_gen corpus layout DIR/{split}/shard-*.parquet")
+    columns = ["system_id", "dimension", "dt", "lyapunov_max", "trajectory"]
+    trajectories = []
+    for path in files:
+        table = pq.read_table(path, columns=columns)
+        rows = table.column("trajectory")
+        lengths = pc.list_value_length(rows).to_numpy()
+        flat = pc.list_flatten(pc.list_flatten(rows)).to_numpy().astype(np.float64)
+        dims = table.column("dimension").to_numpy()
+        offsets = np.concatenate([[0], np.cumsum(lengths * dims)])
+        for i, (sid, dt, lyap) in enumerate(zip(table.column("system_id").to_pylist(),
+                                                table.column("dt").to_pylist(),
+                                                table.column("lyapunov_max").to_pylist())):
+            values = flat[offsets[i] : offsets[i + 1]].reshape(lengths[i], dims[i])
+            lyap = np.nan if lyap is None else float(lyap)
+            trajectories.append(Trajectory(sid, values, float(dt), lyap))
+    trajectories.sort(key=lambda tr: tr.system_id)  # stable: keeps file order within a system
+    if max_systems is not None:
+        keep = sorted({tr.system_id for tr in trajectories})[:max_systems]
+        trajectories = [tr for tr in trajectories if tr.system_id in keep]
+    return trajectories
+
+
+def integrate_dysts(
+    names: list[str], n_points: int = 4096, points_per_period: float = 128.0, transient_fraction: float = 0.2
+) -> list[Trajectory]:
+    """Integrate named dysts flows from their default initial condition.
+
+    Uses scipy `solve_ivp(method="DOP853", rtol=1e-9, atol=1e-9)` on the system's rhs
+    (dysts' own make_trajectory defaults to Radau at 1e-12 and is ~100x slower), sampled at
+    dt = period / points_per_period; the first `transient_fraction` of the integrated span
+    is dropped so that `n_points` samples remain.
+
+    Args:
+        names: dysts flow class names, e.g. ["Lorenz", "Rossler"].
+        n_points: samples kept per trajectory.
+        points_per_period: samples per dominant period (128 matches the corpus).
+        transient_fraction: fraction of the total integrated samples dropped at the start.
+    Returns:
+        one trajectory per name, with dysts' `maximum_lyapunov_estimated` as lyapunov_max.
+    """
+    import dysts.flows
+    from dysts.base import DynSysDelay
+    from scipy.integrate import solve_ivp
+
+    if not 0 <= transient_fraction < 1:
+        raise ValueError(f"transient_fraction must be in [0, 1), got {transient_fraction}")
+    trajectories = []
+    for name in names:
+        cls = getattr(dysts.flows, name, None)
+        if not isinstance(cls, type):
+            raise ValueError(f"unknown dysts flow {name!r}; see dysts.systems.get_attractor_list()")
+        system = cls()
+        if isinstance(system, DynSysDelay):
+            raise ValueError(f"{name} is a delay equation; solve_ivp cannot integrate it")
+        dt = float(system.period) / points_per_period
+        n_total = int(np.ceil(n_points / (1 - transient_fraction)))
+        t_eval = np.arange(n_total) * dt
+        sol = solve_ivp(lambda t, x: np.asarray(system.rhs(x, t)), (0.0, t_eval[-1]), np.asarray(system.ic, float),
+                        t_eval=t_eval, method="DOP853", rtol=1e-9, atol=1e-9)
+        if not sol.success or sol.y.shape[1] != n_total or not np.all(np.isfinite(sol.y)):
+            raise ValueError(f"integration of {name} failed: {sol.message}")
+        lyap = getattr(system, "maximum_lyapunov_estimated", None)
+        trajectories.append(Trajectory(name, sol.y.T[-n_points:], dt, np.nan if lyap is None else float(lyap)))
+    return trajectories
+
+
+def sample_window_starts(length: int, window: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw k window start indices for windows of `window` samples in a series of `length`.
+
+    Distinct starts when enough exist, else with replacement; sorted for readability.
+    Raises ValueError if the series is shorter than one window.
+    """
+    n_starts = length - window + 1
+    if n_starts < 1:
+        raise ValueError(f"series of length {length} is shorter than one window of {window}")
+    return np.sort(rng.choice(n_starts, size=k, replace=k > n_starts))
+
+
+def standardize(x: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """z-score x with the context's per-channel mean and std over time.
+
+    Args:
+        x: (..., H, C) values to standardise (forecast or truth).
+        context: (..., T, C) the context they follow; a constant channel gets std 1.
+    Returns:
+        (..., H, C) in context z-units.
+    """
+    mean = context.mean(axis=-2, keepdims=True)
+    std = context.std(axis=-2, keepdims=True)
+    return (x - mean) / np.where(std > 0, std, 1.0)

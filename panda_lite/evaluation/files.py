@@ -1,0 +1,134 @@
+"""File I/O for evaluation and the forecast CLI: atomic writes and user-series reading."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write `data` to `path` via a temp file in the same folder and os.replace, so readers
+    never see a half-written file. Creates the parent folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """UTF-8 text version of `atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_savefig(fig: Any, path: str) -> None:
+    """Render a matplotlib Figure to PNG in memory, then write it atomically."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_csv(path: str, header: list[str], rows: list[list[Any]]) -> None:
+    """Atomically write a CSV with a header row."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def _parse_cell(cell: str) -> float:
+    """float(cell), with an empty cell read as a missing value (NaN)."""
+    cell = cell.strip()
+    return float("nan") if cell == "" else float(cell)
+
+
+def _read_csv(path: str) -> tuple[np.ndarray, list[str] | None]:
+    with open(path, newline="") as f:
+        rows = [row for row in csv.reader(f) if row and any(c.strip() for c in row)]
+    if not rows:
+        raise ValueError(f"{path}: file is empty")
+    header = None
+    try:
+        [_parse_cell(c) for c in rows[0]]
+    except ValueError:  # a first row that is not all numbers is a header
+        header, rows = [c.strip() for c in rows[0]], rows[1:]
+    n_cols = len(header) if header is not None else len(rows[0]) if rows else 0
+    values = np.empty((len(rows), n_cols))
+    first_line = 2 if header is not None else 1
+    for i, row in enumerate(rows):
+        if len(row) != n_cols:
+            raise ValueError(f"{path}: data row {i + 1} (line {i + first_line} ignoring blank lines) has "
+                             f"{len(row)} cells, expected {n_cols} (ragged rows)")
+        for j, cell in enumerate(row):
+            try:
+                values[i, j] = _parse_cell(cell)
+            except ValueError:
+                raise ValueError(f"{path}: non-numeric cell {cell!r} in data row {i + 1}, column {j + 1}") from None
+    return values, header
+
+
+def read_series(path: str, min_length: int = 1) -> tuple[np.ndarray, list[str]]:
+    """Read a user trajectory: CSV (rows = time, columns = channels, optional header row)
+    or .npy of shape (T,) or (T, C).
+
+    Empty CSV cells and NaNs are missing values; partially missing channels are filled by
+    linear interpolation in time (edges by the nearest observed value) because the
+    forecaster needs a complete context.
+
+    Args:
+        path: .csv / .txt or .npy file.
+        min_length: minimum number of time steps.
+    Returns:
+        (T, C) float64 values and channel names (header, or "x0", "x1", ...).
+    Raises:
+        ValueError naming the file and the problem: unknown extension, unreadable file,
+        ragged rows, non-numeric cells, wrong shape, too few steps, all-NaN or infinite
+        values.
+    """
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npy":
+        try:
+            values = np.load(path, allow_pickle=False)
+        except ValueError as err:
+            raise ValueError(f"{path}: not a readable .npy array ({err})") from None
+        if not np.issubdtype(values.dtype, np.number):
+            raise ValueError(f"{path}: array dtype {values.dtype} is not numeric")
+        values = values.astype(np.float64)
+        if values.ndim == 1:
+            values = values[:, None]
+        if values.ndim != 2:
+            raise ValueError(f"{path}: expected an array of shape (T,) or (T, C), got {values.shape}")
+        header = None
+    elif ext in (".csv", ".txt"):
+        values, header = _read_csv(path)
+    else:
+        raise ValueError(f"{path}: unsupported file type {ext!r}; use .csv (rows = time, columns = channels) or .npy (T, C)")
+    names = header or [f"x{j}" for j in range(values.shape[1])]
+    if values.shape[1] == 0:
+        raise ValueError(f"{path}: no channels (columns) found")
+    if values.shape[0] < min_length:
+        raise ValueError(f"{path}: series has {values.shape[0]} time steps, need at least {min_length}")
+    if np.isinf(values).any():
+        raise ValueError(f"{path}: contains infinite values")
+    missing = np.isnan(values)
+    empty = [names[j] for j in np.flatnonzero(missing.all(axis=0))]
+    if empty:
+        raise ValueError(f"{path}: column(s) {', '.join(empty)} contain no numbers (all NaN/empty)")
+    steps = np.arange(values.shape[0])
+    for j in np.flatnonzero(missing.any(axis=0)):
+        ok = ~missing[:, j]
+        values[:, j] = np.interp(steps, steps[ok], values[ok, j])
+    return values, names
