@@ -127,10 +127,11 @@ def standardize(x: np.ndarray, context: np.ndarray) -> np.ndarray:
 
     Args:
         x: (..., H, C) values to standardise (forecast or truth).
-        context: (..., T, C) the context they follow; a constant channel gets std 1.
+        context: (..., T, C) the context they follow (NaN steps ignored); a constant
+            channel gets std 1.
     Returns:
         (..., H, C) in context z-units.
     """
-    mean = context.mean(axis=-2, keepdims=True)
-    std = context.std(axis=-2, keepdims=True)
+    mean = np.nanmean(context, axis=-2, keepdims=True)  # NaN = missing context step
+    std = np.nanstd(context, axis=-2, keepdims=True)
     return (x - mean) / np.where(std > 0, std, 1.0)

@@ -82,9 +82,8 @@ def read_series(path: str, min_length: int = 1) -> tuple[np.ndarray, list[str]]:
     """Read a user trajectory: CSV (rows = time, columns = channels, optional header row)
     or .npy of shape (T,) or (T, C).
 
-    Empty CSV cells and NaNs are missing values; partially missing channels are filled by
-    linear interpolation in time (edges by the nearest observed value) because the
-    forecaster needs a complete context.
+    Empty CSV cells and NaNs are missing values and stay NaN (the pipeline masks them);
+    a channel with no value at all is an error.
 
     Args:
         path: .csv / .txt or .npy file.
@@ -127,8 +126,4 @@ def read_series(path: str, min_length: int = 1) -> tuple[np.ndarray, list[str]]:
     empty = [names[j] for j in np.flatnonzero(missing.all(axis=0))]
     if empty:
         raise ValueError(f"{path}: column(s) {', '.join(empty)} contain no numbers (all NaN/empty)")
-    steps = np.arange(values.shape[0])
-    for j in np.flatnonzero(missing.any(axis=0)):
-        ok = ~missing[:, j]
-        values[:, j] = np.interp(steps, steps[ok], values[ok, j])
     return values, names

@@ -191,7 +191,9 @@ def state_space_kl(pred: np.ndarray, true: np.ndarray, n_bins: int = 30, alpha: 
 
 
 def _power_spectrum(x: np.ndarray, sigma: float) -> np.ndarray | None:
-    """Gaussian-smoothed, normalised rFFT power spectrum of a 1-D series; None if flat."""
+    """Gaussian-smoothed, normalised rFFT power spectrum of a 1-D series; None if constant."""
+    if np.ptp(x) == 0:  # exact check: x - mean of a constant can leave rounding residue
+        return None
     power = np.abs(np.fft.rfft(x - x.mean())) ** 2
     if sigma > 0:
         power = gaussian_filter1d(power, sigma, mode="nearest")
@@ -236,7 +238,8 @@ def correlation_dimension(
     percentile of pair distances. (Panda fits the 5th-50th percentiles; at our sizes that
     range reaches the attractor's edge and underestimates: Lorenz-63 gives 1.62 there and
     1.87 here against the literature's 2.05, a uniform square 1.72 vs 1.87.) Long series are subsampled with
-    a fixed stride to <= `max_points` points (deterministic, O(max_points^2) memory); pairs
+    a fixed stride to <= `max_points` points (deterministic, O(max_points^2) memory) after
+    dropping exactly repeated points; pairs
     less than `theiler` original samples apart in time are excluded (Theiler window), so
     that consecutive samples of a smooth trajectory do not bias D towards 1.
 
@@ -246,11 +249,14 @@ def correlation_dimension(
         theiler: Theiler window in samples (0 = use all pairs).
         n_radii: number of radii in the fit.
     Returns:
-        estimated dimension; 0 for a set with no spread (all points equal).
+        estimated dimension clipped to [0, C]; 0 for a set with no spread (all points equal).
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) < 3:
         raise ValueError(f"expected a (T, C) array with T >= 3, got shape {x.shape}")
+    # Exact repeats (a tiled or stalled forecast) add zero distances that say nothing about
+    # scaling; keep the first occurrence of each point, in time order.
+    x = x[np.sort(np.unique(x, axis=0, return_index=True)[1])]
     stride = max(1, int(np.ceil(len(x) / max_points)))
     points = x[::stride]
     dist = pdist(points)
@@ -267,7 +273,8 @@ def correlation_dimension(
     frac = np.searchsorted(np.sort(dist), radii) / dist.size
     keep = frac > 0
     slope = np.polyfit(np.log(radii[keep]), np.log(frac[keep]), 1)[0]
-    return float(slope)
+    # A handful of points gives a staircase C(r) whose fit can exceed any real dimension.
+    return float(np.clip(slope, 0.0, x.shape[1]))
 
 
 def correlation_dimension_error(pred: np.ndarray, true: np.ndarray, **kwargs) -> float:
