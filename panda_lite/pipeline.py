@@ -122,7 +122,15 @@ class PandaLitePipeline:
         location, is_local = resolve_checkpoint(name_or_path)
         if is_local:
             kwargs["local_files_only"] = True
-        model = PandaLiteModel.from_pretrained(location, dtype=dtype or torch.float32, **kwargs)
+        try:
+            model = PandaLiteModel.from_pretrained(location, dtype=dtype or torch.float32, **kwargs)
+        except OSError as error:
+            if is_local:
+                raise
+            raise OSError(
+                f"could not load {str(name_or_path)!r}: it is not a local folder, not a bundled checkpoint "
+                f"(bundled: {list_bundled_checkpoints()}), and loading it from the Hugging Face Hub failed: {error}"
+            ) from error
         return cls(model.to(device or "cpu"))
 
     def _prepare(self, context: ContextLike) -> tuple[list[np.ndarray], bool]:

@@ -137,6 +137,11 @@ def test_loading_errors_and_dtype(tiny_checkpoint, tmp_path):
     assert (low - full).abs().max() < 0.1 * full.abs().max()
 
 
+def test_unknown_name_says_where_it_looked():
+    with pytest.raises(OSError, match="not a bundled checkpoint"):
+        PandaLitePipeline.from_pretrained("no-such-panda-checkpoint")
+
+
 def test_bundled_checkpoints_load_by_name_offline():
     names = list_bundled_checkpoints()
     if not names:
