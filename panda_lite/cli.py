@@ -83,13 +83,17 @@ def run_forecast(args: argparse.Namespace) -> int:
 
     if args.horizon < 1:
         raise ValueError(f"--horizon must be a positive integer, got {args.horizon}")
-    pipe = _load_pipeline(args.checkpoint, args.device)
-    context, names = read_series(args.input, min_length=pipe.config.patch_length)
+    # Read (and reject) the files before the slower checkpoint load.
+    context, names = read_series(args.input)
     truth = None
     if args.truth:
         truth, _ = read_series(args.truth)
         if truth.shape[1] != context.shape[1]:
             raise ValueError(f"{args.truth}: has {truth.shape[1]} channels but {args.input} has {context.shape[1]}")
+    pipe = _load_pipeline(args.checkpoint, args.device)
+    if len(context) < pipe.config.patch_length:
+        raise ValueError(f"{args.input}: series has {len(context)} time steps, this checkpoint needs at least "
+                         f"{pipe.config.patch_length} (one patch)")
     try:
         pred = pipe.predict(context, args.horizon).numpy().astype(np.float64)
     except ValueError as err:

@@ -1,0 +1,132 @@
+"""`panda-lite forecast` / `panda-lite evaluate` and scripts/evaluate.py."""
+
+import csv
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from panda_lite.cli import main
+from panda_lite.evaluation.files import read_series
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sines(n, channels=3):
+    t = np.arange(n) * 0.05
+    return np.stack([np.sin((1 + 0.3 * j) * t) for j in range(channels)], axis=-1)
+
+
+def write_csv(path, rows, header=None):
+    with open(path, "w") as f:
+        if header:
+            f.write(",".join(header) + "\n")
+        for row in rows:
+            f.write(",".join(str(v) for v in row) + "\n")
+    return str(path)
+
+
+def forecast(tiny_checkpoint, tmp_path, input_path, *extra):
+    return main(["forecast", "--checkpoint", str(tiny_checkpoint), "--input", str(input_path), "--horizon", "40",
+                 "--out", str(tmp_path / "out"), *extra])
+
+
+def test_forecast_csv_with_header_and_truth(tiny_checkpoint, tmp_path, capsys):
+    data = sines(240)
+    path = write_csv(tmp_path / "traj.csv", data[:200].round(6), header=["x", "y", "z"])
+    truth = write_csv(tmp_path / "truth.csv", data[200:].round(6))
+    assert forecast(tiny_checkpoint, tmp_path, path, "--truth", truth) == 0
+    with open(tmp_path / "out" / "forecast.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["x", "y", "z"] and len(rows) == 41
+    assert np.all(np.isfinite(np.array(rows[1:], dtype=float)))
+    assert (tmp_path / "out" / "forecast.png").read_bytes()[:4] == b"\x89PNG"
+    assert "vs truth over 40 steps" in capsys.readouterr().out
+
+
+def test_forecast_npy_matches_pipeline(tiny_checkpoint, tmp_path):
+    from panda_lite import PandaLitePipeline
+
+    data = sines(200, channels=2)
+    np.save(tmp_path / "traj.npy", data)
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "traj.npy") == 0
+    written, names = read_series(str(tmp_path / "out" / "forecast.csv"))
+    expected = PandaLitePipeline.from_pretrained(tiny_checkpoint).predict(data, 40).numpy()
+    assert names == ["x0", "x1"]
+    np.testing.assert_allclose(written, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("1,2,3\n4,5,6\n7,8\n", "data row 3 .* has 2 cells, expected 3 .*ragged"),
+        ("a,b\n1,2\n3,oops\n", "non-numeric cell 'oops' in data row 2, column 2"),
+        ("1,2\n3,4\n", "2 time steps, this checkpoint needs at least 16"),
+        ("a,b\n" + "1,\n" * 30, "column\\(s\\) b contain no numbers"),
+        ("", "file is empty"),
+    ],
+)
+def test_forecast_bad_csv_names_file_and_problem(tiny_checkpoint, tmp_path, capsys, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    assert forecast(tiny_checkpoint, tmp_path, path) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert re.search(message, err), err
+
+
+def test_forecast_bad_paths_and_shapes(tiny_checkpoint, tmp_path, capsys):
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "missing.csv") == 2
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "traj.parquet").write_text("x")
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "traj.parquet") == 2
+    assert "unsupported file type '.parquet'" in capsys.readouterr().err
+    np.save(tmp_path / "cube.npy", np.zeros((4, 5, 6)))
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "cube.npy") == 2
+    assert "shape (T,) or (T, C)" in capsys.readouterr().err
+    path = write_csv(tmp_path / "traj.csv", sines(100, 3))
+    truth = write_csv(tmp_path / "truth.csv", sines(10, 2))
+    assert forecast(tiny_checkpoint, tmp_path, path, "--truth", truth) == 2
+    assert "has 2 channels" in capsys.readouterr().err
+
+
+def test_read_series_keeps_missing_values(tmp_path):
+    values, names = read_series(write_csv(tmp_path / "m.csv", [[1, 2], ["", 3], [4, "nan"]]))
+    assert names == ["x0", "x1"]
+    assert np.isnan(values[1, 0]) and np.isnan(values[2, 1]) and values[2, 0] == 4
+
+
+def test_evaluate_cli_systems(tiny_checkpoint, tmp_path, capsys):
+    args = ["evaluate", "--checkpoint", str(tiny_checkpoint), "--systems", "Lorenz,Rossler", "--out", str(tmp_path),
+            "--windows", "2", "--context", "128", "--horizons", "16,32", "--long-horizon", "0", "--num-points", "400",
+            "--baselines", "parrot,nvar", "--no-progress", "--plot-systems", "Rossler"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "## Horizon 32" in out and "tiny-panda-lite" in out and "parrot_D10" in out
+    assert (tmp_path / "metrics_h16.csv").exists() and (tmp_path / "plots" / "forecast_Rossler.png").exists()
+    assert not (tmp_path / "metrics_long.csv").exists()
+
+
+def test_evaluate_cli_rejects_bad_options(tmp_path, capsys):
+    base = ["evaluate", "--systems", "Lorenz", "--out", str(tmp_path)]
+    assert main(base + ["--baselines", "nvar,arima"]) == 2
+    assert "unknown baseline(s) ['arima']" in capsys.readouterr().err
+    assert main(["evaluate", "--systems", "Lorenzz", "--out", str(tmp_path)]) == 2
+    assert "unknown dysts flow 'Lorenzz'" in capsys.readouterr().err
+    assert main(["evaluate", "--corpus", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "no Parquet shards" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: positive integers only
+        main(base + ["--horizons", "0,5"])
+
+
+def test_scripts_evaluate_wrapper(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["evaluate.py", "--systems", "Rossler", "--out", str(tmp_path), "--windows", "1",
+                                      "--context", "64", "--horizons", "16", "--long-horizon", "0",
+                                      "--num-points", "200", "--no-plots", "--no-progress"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(ROOT / "scripts" / "evaluate.py"), run_name="__main__")
+    assert exit_info.value.code == 0
+    assert "## Horizon 16" in capsys.readouterr().out
