@@ -1,0 +1,155 @@
+"""Corpus shards: one Parquet row per trajectory, written with Hugging Face ``datasets``.
+
+Layout (the shared contract): ``DIR/{split}/shard-{i:05d}-of-{n:05d}.parquet`` and its
+``manifest-{i:05d}-of-{n:05d}.json``. The manifest is written last, so a shard is complete
+exactly when its manifest exists; both writes are atomic (temp file, then os.replace).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .systems import canonical_json, describe, founders_of, observed_dimension
+
+
+def _features():
+    from datasets import Features, Sequence as Seq, Value
+
+    return Features({
+        "system_id": Value("string"),
+        "founders": Seq(Value("string")),
+        "generation": Value("int32"),
+        "genealogy": Value("string"),
+        "equations": Value("string"),
+        "parameters": Value("string"),
+        "dimension": Value("int32"),
+        "dt": Value("float64"),
+        "points_per_period": Value("float64"),
+        "lyapunov_max": Value("float64"),
+        "test_scores": Value("string"),
+        "seed": Value("int64"),
+        "ic_index": Value("int32"),
+        "trajectory": Seq(Seq(Value("float32"))),
+    })
+
+
+def shard_paths(out_dir: str | os.PathLike, split: str, index: int, num_shards: int) -> tuple[Path, Path]:
+    """(parquet path, manifest path) of shard ``index`` of ``num_shards`` in ``out_dir/split``."""
+    if not 0 <= index < num_shards:
+        raise ValueError(f"shard index must be in [0, {num_shards}), got {index}")
+    root = Path(out_dir) / split
+    tag = f"{index:05d}-of-{num_shards:05d}"
+    return root / f"shard-{tag}.parquet", root / f"manifest-{tag}.json"
+
+
+def shard_complete(out_dir: str | os.PathLike, split: str, index: int, num_shards: int) -> bool:
+    """True when the shard and its manifest were both written (the manifest comes last)."""
+    parquet, manifest = shard_paths(out_dir, split, index, num_shards)
+    return parquet.exists() and manifest.exists()
+
+
+def parameters_of(spec: dict) -> dict:
+    """The parameters of a system: a founder's dict, or driver/response/coupling of a skew."""
+    if spec["kind"] == "founder":
+        return spec["params"]
+    return {"driver": parameters_of(spec["driver"]), "response": parameters_of(spec["response"]), "coupling": spec["coupling"]}
+
+
+def system_rows(
+    genealogy: dict,
+    trajectories: np.ndarray,
+    initial_conditions: np.ndarray,
+    dt: float,
+    points_per_period: float,
+    lyapunov: float,
+    scores: dict[str, float],
+    seed: int,
+    integration: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Rows for one system: trajectories (K, T, C) float32 started from initial_conditions
+    (K, state dim); each row's genealogy also records its start state and the integrator
+    settings, so the trajectory can be recomputed."""
+    spec = genealogy["spec"]
+    if trajectories.ndim != 3 or trajectories.shape[2] != observed_dimension(spec):
+        raise ValueError(f"trajectories must be (K, T, {observed_dimension(spec)}), got {trajectories.shape}")
+    shared = {
+        "system_id": genealogy["system_id"],
+        "founders": founders_of(spec),
+        "generation": int(genealogy["generation"]),
+        "equations": describe(spec),
+        "parameters": canonical_json(parameters_of(spec)),
+        "dimension": int(trajectories.shape[2]),
+        "dt": float(dt),
+        "points_per_period": float(points_per_period),
+        "lyapunov_max": float(lyapunov),
+        "test_scores": canonical_json(scores),
+        "seed": int(seed),
+    }
+    rows = []
+    for k, (traj, ic) in enumerate(zip(trajectories, initial_conditions)):
+        lineage = {**genealogy, "initial_condition": [float(v) for v in ic], "integration": integration}
+        rows.append({**shared, "genealogy": canonical_json(lineage), "ic_index": k, "trajectory": traj})
+    return rows
+
+
+def _arrow_table(rows: Sequence[dict[str, Any]], features):
+    import pyarrow as pa
+
+    columns = {}
+    for name in features:
+        if name == "trajectory":
+            continue
+        columns[name] = pa.array([r[name] for r in rows], type=features.arrow_schema.field(name).type)
+    lengths = np.array([len(r["trajectory"]) for r in rows], dtype=np.int64)
+    widths = np.array([r["trajectory"].shape[1] if len(r["trajectory"]) else 0 for r in rows], dtype=np.int64)
+    inner_offsets = np.concatenate([[0], np.cumsum(np.repeat(widths, lengths))]).astype(np.int32)
+    outer_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    flat = np.concatenate([np.asarray(r["trajectory"], np.float32).ravel() for r in rows]) if rows else np.zeros(0, np.float32)
+    inner = pa.ListArray.from_arrays(pa.array(inner_offsets), pa.array(flat, pa.float32()))
+    columns["trajectory"] = pa.ListArray.from_arrays(pa.array(outer_offsets), inner)
+    return pa.Table.from_arrays([columns[n] for n in features], schema=features.arrow_schema)
+
+
+def write_shard(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
+    """Write rows as a Parquet shard via ``datasets`` (atomically)."""
+    from datasets import Dataset, DatasetInfo
+    from datasets.table import InMemoryTable
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    features = _features()
+    dataset = Dataset(InMemoryTable(_arrow_table(rows, features)), info=DatasetInfo(features=features))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    was_disabled = are_progress_bars_disabled()
+    disable_progress_bars()  # one bar per shard write would drown the run's own progress bar
+    try:
+        dataset.to_parquet(str(tmp))
+    finally:
+        if not was_disabled:
+            enable_progress_bars()
+    os.replace(tmp, path)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write JSON atomically (sorted keys, indented)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def load_split(out_dir: str | os.PathLike, split: str):
+    """All shards of a split as one ``datasets.Dataset``."""
+    from datasets import Dataset
+
+    files = sorted(str(p) for p in (Path(out_dir) / split).glob("shard-*.parquet"))
+    if not files:
+        raise ValueError(f"no shards in {Path(out_dir) / split}")
+    return Dataset.from_parquet(files)

@@ -1,0 +1,218 @@
+"""Run the generator: screen founders, evolve each shard, write shards and manifests.
+
+Work splits into shards that depend only on (seed, shard index, configuration): processes on
+one machine run disjoint shards from a pool, nodes run disjoint ``shard_index`` values (one per
+rank or array task). Finished shards are skipped, so a killed run resumes where it stopped.
+Founder screening (generation 0) is the same for every shard; it is computed once and cached
+in ``DIR/{split}/founders-{hash}.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import multiprocessing
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from . import __version__
+from .attractor_tests import config_dict
+from .corpus import shard_complete, shard_paths, system_rows, write_json, write_shard
+from .evolve import FOUNDER_TRAJECTORIES, SYSTEM_TRAJECTORIES, EvolveConfig, Survivor, evolve, rng_for, sample_ppp, sample_trajectories, screen_founder
+from .founders import HELD_OUT_FOUNDERS, founder_names, founder_table
+from .systems import founders_of, period, short_hash
+
+DEFAULT_SYSTEMS_PER_SHARD = 16
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What to generate. ``num_systems`` counts evolved systems over all shards; accepted
+    founders are written too (round-robin over shards) as generation 0."""
+
+    out: str
+    num_systems: int
+    seed: int = 0
+    split: str = "train"
+    num_shards: int | None = None  # default: ceil(num_systems / 16)
+    founders: tuple[str, ...] | None = None  # restrict the founder pool (small runs, tests)
+    evolve: EvolveConfig = field(default_factory=EvolveConfig)
+
+    @property
+    def shards(self) -> int:
+        return self.num_shards or max(1, math.ceil(self.num_systems / DEFAULT_SYSTEMS_PER_SHARD))
+
+    def quota(self, shard: int) -> int:
+        """Evolved systems asked of one shard."""
+        return self.num_systems // self.shards + (shard < self.num_systems % self.shards)
+
+    def describe(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["evolve"]["tests"] = config_dict(self.evolve.tests)
+        d["num_shards"] = self.shards
+        return d
+
+
+def _screen_job(args: tuple[str, EvolveConfig]) -> tuple[str, dict | None, str | None, float]:
+    name, cfg = args
+    start = time.process_time()
+    survivor, reason = screen_founder(name, cfg)
+    return name, survivor.to_json() if survivor else None, reason, time.process_time() - start
+
+
+def founder_survivors(run: RunConfig, workers: int = 1, progress: bool = True) -> dict[str, Any]:
+    """Screen the split's founders (cached on disk); returns the cache's content:
+    {"survivors": [survivor JSON, sorted by name], "rejected": {name: reason}, "skipped": {...},
+    "cpu_seconds": float}."""
+    names = founder_names(run.split, run.founders)
+    key = {"names": names, "evolve": dataclasses.asdict(run.evolve), "version": __version__}
+    path = Path(run.out) / run.split / f"founders-{short_hash(key, 10)}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    jobs = [(n, run.evolve) for n in names]
+    with _pool(workers) as pool:
+        results = list(tqdm(pool.imap(_screen_job, jobs) if pool else map(_screen_job, jobs),
+                            total=len(jobs), desc=f"screening {run.split} founders", disable=not progress))
+    result = {
+        "survivors": [s for _, s, _, _ in results if s is not None],
+        "rejected": {n: r for n, _, r, _ in results if r is not None},
+        "skipped": founder_table()[1],
+        "cpu_seconds": sum(c for *_, c in results),
+    }
+    write_json(path, result)
+    return json.loads(path.read_text())
+
+
+def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidate=None) -> dict[str, Any]:
+    """Evolve and write one shard; returns its manifest."""
+    start = time.process_time()
+    cfg = run.evolve
+    founders = [Survivor.from_json(s) for s in screening["survivors"]]
+    rows: list[dict] = []
+    trajectory_failures: Counter = Counter()
+
+    def add(survivor: Survivor, ppp: float, rng) -> None:
+        trajs, ics, status = sample_trajectories(survivor, ppp, rng, cfg)
+        trajectory_failures.update(s for s in status if s != "ok")
+        integration = {"rtol": cfg.rtol, "atol": cfg.atol, "n_transient": 0, "method": "dopri5"}
+        rows.extend(system_rows(survivor.candidate.genealogy(), trajs, ics, period(survivor.candidate.spec) / ppp,
+                                ppp, survivor.lyapunov, survivor.scores, run.seed, integration))
+
+    n_founder_systems = 0
+    for j, survivor in enumerate(founders):
+        if j % run.shards == shard:
+            add(survivor, sample_ppp(rng_for(run.seed, shard, FOUNDER_TRAJECTORIES, j), cfg),
+                rng_for(run.seed, shard, FOUNDER_TRAJECTORIES, j))
+            n_founder_systems += 1
+    evolved, stats = evolve(founders, run.quota(shard), run.seed, shard, cfg, on_candidate)
+    for k, survivor in enumerate(evolved):
+        add(survivor, survivor.points_per_period, rng_for(run.seed, shard, SYSTEM_TRAJECTORIES, k))
+
+    _check_split(run.split, rows)
+    parquet, manifest_path = shard_paths(run.out, run.split, shard, run.shards)
+    write_shard(parquet, rows)
+    manifest = {
+        "seed": run.seed,
+        "split": run.split,
+        "shard_index": shard,
+        "num_shards": run.shards,
+        "package_version": __version__,
+        "counts": {
+            "founder_systems": n_founder_systems,
+            "evolved_systems": len(evolved),
+            "evolved_requested": run.quota(shard),
+            "candidates": sum(g.candidates for g in stats),
+            "trajectories": len(rows),
+        },
+        "rejections": dict(sum((g.rejections for g in stats), Counter())),
+        "trajectory_failures": dict(trajectory_failures),
+        "generations": [{"generation": g.generation, "candidates": g.candidates, "accepted": g.accepted,
+                         "rejections": dict(g.rejections)} for g in stats],
+        "founder_screening": {"accepted": len(founders), "rejected": screening["rejected"], "skipped": screening["skipped"]},
+        "config": run.describe(),
+        "cpu_seconds": time.process_time() - start,  # the only field that varies between reruns
+    }
+    write_json(manifest_path, manifest)
+    return manifest
+
+
+def _check_split(split: str, rows: list[dict]) -> None:
+    """Refuse to write a shard that would leak held-out founders (or miss them in test)."""
+    held_out = set(HELD_OUT_FOUNDERS)
+    for row in rows:
+        founders = set(row["founders"])
+        if (split == "train" and founders & held_out) or (split == "test" and not founders <= held_out):
+            raise RuntimeError(f"split {split!r} would contain {row['system_id']} with founders {sorted(founders)}")
+
+
+def _shard_job(args):
+    run, shard, screening = args
+    return run_shard(run, shard, screening)
+
+
+def _pool(workers: int):
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers == 1:
+        from contextlib import nullcontext
+
+        return nullcontext(None)
+    return multiprocessing.get_context("fork").Pool(workers)
+
+
+def generate(run: RunConfig, workers: int = 1, shard_index: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Generate all shards (or only ``shard_index``), skipping finished ones.
+
+    Returns a summary: accepted systems, rejections by reason, CPU seconds, systems per CPU-minute.
+    """
+    if run.num_systems < 0:
+        raise ValueError(f"num_systems must be >= 0, got {run.num_systems}")
+    shards = range(run.shards) if shard_index is None else [shard_index]
+    for s in shards:
+        shard_paths(run.out, run.split, s, run.shards)  # validates the index
+    screening = founder_survivors(run, workers, progress)
+    todo = [s for s in shards if not shard_complete(run.out, run.split, s, run.shards)]
+    bar = tqdm(total=len(todo), desc=f"{run.split} shards", disable=not progress)
+    with _pool(min(workers, max(1, len(todo)))) as pool:
+        jobs = [(run, s, screening) for s in todo]
+        for manifest in (pool.imap_unordered(_shard_job, jobs) if pool else map(_shard_job, jobs)):
+            bar.update(1)
+            bar.set_postfix(shard=manifest["shard_index"], accepted=manifest["counts"]["evolved_systems"])
+    bar.close()
+    return summarize(run, shards, screening)
+
+
+def summarize(run: RunConfig, shards, screening: dict[str, Any]) -> dict[str, Any]:
+    """Totals over the given shards' manifests (plus founder screening)."""
+    manifests = [json.loads(shard_paths(run.out, run.split, s, run.shards)[1].read_text()) for s in shards]
+    rejections: Counter = Counter(screening["rejected"].values())
+    for m in manifests:
+        rejections.update(m["rejections"])
+    per_generation: dict[int, Counter] = {}
+    for m in manifests:
+        for g in m["generations"]:
+            per_generation.setdefault(g["generation"], Counter()).update(candidates=g["candidates"], accepted=g["accepted"])
+    n_founders = len(screening["survivors"]) + len(screening["rejected"])
+    accepted = sum(m["counts"]["founder_systems"] + m["counts"]["evolved_systems"] for m in manifests)
+    cpu = screening["cpu_seconds"] + sum(m["cpu_seconds"] for m in manifests)
+    return {
+        "split": run.split,
+        "shards": len(manifests),
+        "founders": {"screened": n_founders, "accepted": len(screening["survivors"])},
+        "accepted_systems": accepted,
+        "evolved_systems": sum(m["counts"]["evolved_systems"] for m in manifests),
+        "trajectories": sum(m["counts"]["trajectories"] for m in manifests),
+        "rejections": dict(sorted(rejections.items())),
+        "acceptance_per_generation": {
+            0: {"candidates": n_founders, "accepted": len(screening["survivors"])},
+            **{g: dict(c) for g, c in sorted(per_generation.items())},
+        },
+        "cpu_seconds": cpu,
+        "systems_per_cpu_minute": accepted / (cpu / 60) if cpu > 0 else float("nan"),
+    }

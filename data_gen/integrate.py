@@ -1,0 +1,261 @@
+"""Adaptive Dormand–Prince 5(4) integration of an ensemble of ODEs, vectorised across members.
+
+Every member has its own time, step size and error control; outputs are taken on a uniform
+sampling grid with the method's 4th-order dense output, so steps are never shortened to hit
+sample times. Members that fail (non-finite state, |x| beyond a bound, step-size collapse,
+too many steps, wall-clock budget) stop there and carry the reason; they never stall the
+others. Finished and failed members are dropped from the working arrays (compaction), so
+stragglers do not pay for the whole ensemble.
+
+The loop uses only operations shared by numpy and torch (arithmetic, where, abs, sqrt,
+isfinite, clip, boolean indexing), so the same code runs on torch tensors, on a GPU when the
+vector field is written in torch ops. dysts' right-hand sides are numpy code: CPU numpy.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+# Dormand & Prince (1980) coefficients; the 7th stage is f(y_new), reused as the next first
+# stage (FSAL). _P gives the continuous extension: y(t + θh) = y + h Σ_s K_s Σ_j P[s, j] θ^(j+1)
+# (Hairer, Nørsett & Wanner, Solving ODEs I, II.6; the same constants as scipy's RK45).
+_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0)
+_A = (
+    (),
+    (1 / 5,),
+    (3 / 40, 9 / 40),
+    (44 / 45, -56 / 15, 32 / 9),
+    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+)
+_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84)
+_E = (-71 / 57600, 0.0, 71 / 16695, -71 / 1920, 17253 / 339200, -22 / 525, 1 / 40)
+_P = np.array([
+    [1, -8048581381 / 2820520608, 8663915743 / 2820520608, -12715105075 / 11282082432],
+    [0, 0, 0, 0],
+    [0, 131558114200 / 32700410799, -68118460800 / 10900136933, 87487479700 / 32700410799],
+    [0, -1754552775 / 470086768, 14199869525 / 1410260304, -10690763975 / 1880347072],
+    [0, 127303824393 / 49829197408, -318862633887 / 49829197408, 701980252875 / 199316789632],
+    [0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
+    [0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
+])
+
+OK = "ok"
+REASONS = ("nonfinite", "unbounded", "step_collapse", "max_steps", "timeout")
+
+
+@dataclass
+class EnsembleSolution:
+    """Result of :func:`integrate_ensemble`.
+
+    trajectories: (E, T, C) states on the sampling grid (NaN after a member failed).
+    status: E strings, "ok" or one of REASONS.
+    n_steps / n_rejected: (E,) accepted and rejected step counts.
+    """
+
+    trajectories: np.ndarray
+    status: list[str]
+    n_steps: np.ndarray
+    n_rejected: np.ndarray
+
+    @property
+    def ok(self) -> np.ndarray:
+        """(E,) bool: members that reached the end of the grid."""
+        return np.array([s == OK for s in self.status])
+
+
+def _xp(y):
+    if isinstance(y, np.ndarray):
+        return np
+    import torch  # only imported for torch inputs
+
+    return torch
+
+
+@np.errstate(all="ignore")  # overflow/NaN are detected per member and become rejections
+def integrate_ensemble(
+    field: Callable,
+    y0,
+    dt: float,
+    n_samples: int,
+    *,
+    t0: float = 0.0,
+    n_transient: int = 0,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    max_abs: float = 1e4,
+    bounded=None,
+    min_step: float | None = None,
+    max_steps: int = 2_000_000,
+    wall_time: float | None = None,
+) -> EnsembleSolution:
+    """Integrate E members of one vector field and sample them every ``dt`` time units.
+
+    Args:
+        field: dy/dt as ``field(t, y)`` with t: (E,) and y: (C, E), returning (C, E); it may
+            have ``subset(index_array)`` returning the field for a subset of members (needed
+            when members carry their own parameters).
+        y0: (E, C) initial states (numpy array or torch tensor) at time ``t0``.
+        dt: sampling interval (time units); the grid is t0 + k dt, k = 0 .. n_transient+n_samples-1.
+        n_samples: number of saved samples T, taken after the first ``n_transient`` grid points.
+        rtol, atol: per-member mixed error tolerance (RMS norm over coordinates).
+        max_abs: a member whose |y_i| exceeds this on a bounded coordinate fails "unbounded".
+        bounded: optional (C,) bool, coordinates subject to ``max_abs`` (default: all).
+        min_step: step size below which a member fails "step_collapse" (default 1e-9 dt).
+        max_steps: accepted+rejected steps per member before it fails "max_steps".
+        wall_time: seconds for the whole batch; members still running then fail "timeout".
+
+    Returns:
+        EnsembleSolution with trajectories of shape (E, n_samples, C), dtype of y0.
+    """
+    if dt <= 0 or n_samples < 1 or n_transient < 0:
+        raise ValueError(f"need dt > 0, n_samples >= 1, n_transient >= 0; got {dt}, {n_samples}, {n_transient}")
+    if y0.ndim != 2:
+        raise ValueError(f"y0 must have shape (E, C), got {tuple(y0.shape)}")
+    xp = _xp(y0)
+    n_members, n_dim = y0.shape
+    like = dict(dtype=y0.dtype, device=y0.device)
+    n_grid = n_transient + n_samples
+    t_final = t0 + (n_grid - 1) * dt
+    min_step = 1e-9 * dt if min_step is None else min_step
+    bound_rows = xp.ones(n_dim, dtype=bool, device=y0.device) if bounded is None else xp.asarray(bounded, device=y0.device)
+    p_matrix = xp.asarray(_P, **like)
+
+    out = xp.full((n_members, n_samples, n_dim), float("nan"), **like)
+    status = [OK] * n_members
+    steps = np.zeros(n_members, dtype=np.int64)
+    rejected = np.zeros(n_members, dtype=np.int64)
+
+    # Working arrays hold only the members still running; ``ids`` maps them back.
+    ids = xp.arange(n_members, device=y0.device)
+    y = y0.T.clone() if xp is not np else y0.T.copy()  # (C, E): rows are contiguous coordinates
+    t = xp.full((n_members,), float(t0), **like)
+    k_next = xp.zeros(n_members, dtype=ids.dtype, device=y0.device)  # next grid index to fill
+    n_acc = xp.zeros(n_members, dtype=ids.dtype, device=y0.device)
+    n_rej = xp.zeros(n_members, dtype=ids.dtype, device=y0.device)
+    f = field(t, y)
+    h = _initial_step(y, f, rtol, atol, dt, xp)
+    start = time.monotonic()
+    n_iter = 0
+
+    _record_initial(out, ids, k_next, y, n_transient)
+    while ids.shape[0] > 0:
+        n_iter += 1
+        h = xp.minimum(h, t_final - t)
+        ks = [f]
+        for a_row, c in zip(_A[1:], _C[1:]):
+            ks.append(field(t + c * h, y + h * _combine(a_row, ks)))
+        y_new = y + h * _combine(_B, ks)
+        f_new = field(t + h, y_new)
+        ks.append(f_new)
+        scale = atol + rtol * xp.maximum(xp.abs(y), xp.abs(y_new))
+        err = xp.sqrt(((h * _combine(_E, ks) / scale) ** 2).mean(0))
+        finite = xp.isfinite(err)
+        accept = finite & (err <= 1.0)
+
+        _record_step(out, ids, k_next, y, t, h, ks, p_matrix, accept, t0, dt, n_transient, n_grid, xp)
+        y = xp.where(accept, y_new, y)
+        f = xp.where(accept, f_new, f)
+        t = xp.where(accept, t + h, t)
+        n_acc = n_acc + accept
+        n_rej = n_rej + ~accept
+        # Standard controller: safety 0.9, exponent 1/5, growth in [0.2, 10], none after a rejection.
+        factor = xp.clip(0.9 * xp.where(finite, err, 1.0) ** -0.2, 0.2, 10.0)
+        h = h * xp.where(accept, factor, xp.clip(factor, 0.2, 1.0))
+
+        faults = (
+            ("nonfinite", ~finite),
+            ("unbounded", accept & (xp.abs(y[bound_rows]) > max_abs).any(0)),
+            ("step_collapse", (h < min_step) & (t < t_final)),
+            ("max_steps", n_acc + n_rej >= max_steps),
+        )
+        done = k_next >= n_grid
+        stop = done
+        for _, mask in faults:
+            stop = stop | mask
+        timed_out = wall_time is not None and n_iter % 16 == 0 and time.monotonic() - start > wall_time
+        if not (timed_out or bool(stop.any())):
+            continue
+        # Slow path, taken only when some member leaves: record reasons, then compact.
+        ids_np = _to_numpy(ids)
+        steps[ids_np] = _to_numpy(n_acc)
+        rejected[ids_np] = _to_numpy(n_rej)
+        failed = np.zeros(ids_np.shape, dtype=bool)
+        for reason, mask in faults + (("timeout", xp.ones_like(done) if timed_out else xp.zeros_like(done)),):
+            new = _to_numpy(mask) & ~failed
+            for i in np.flatnonzero(new):
+                status[ids_np[i]] = reason
+            failed |= new
+        if failed.any():
+            out[ids[_as(failed, xp, y0)]] = float("nan")
+        keep_idx = np.flatnonzero(~(_to_numpy(done) | failed))
+        sel = _as(keep_idx, xp, y0)
+        ids, y, f, t, h, k_next, n_acc, n_rej = ids[sel], y[:, sel], f[:, sel], t[sel], h[sel], k_next[sel], n_acc[sel], n_rej[sel]
+        if hasattr(field, "subset") and keep_idx.size:
+            field = field.subset(keep_idx)
+    return EnsembleSolution(out, status, steps, rejected)
+
+
+def _combine(coeffs, ks):
+    """Σ_s coeffs[s] ks[s], skipping zero coefficients."""
+    total = None
+    for c, k in zip(coeffs, ks):
+        if c != 0.0:
+            total = c * k if total is None else total + c * k
+    return total
+
+
+def _initial_step(y, f, rtol, atol, dt, xp):
+    """A first step that changes y by about 1% of its tolerance-scaled size (Hairer's d0/d1)."""
+    scale = atol + rtol * xp.abs(y)
+    d0 = xp.sqrt(((y / scale) ** 2).mean(0))
+    d1 = xp.sqrt(((f / scale) ** 2).mean(0))
+    h = 0.01 * d0 / xp.maximum(d1, xp.full_like(d1, 1e-300))
+    return xp.clip(xp.where(xp.isfinite(h), h, 1e-6 * dt), 1e-6 * dt, dt)
+
+
+def _record_initial(out, ids, k_next, y, n_transient):
+    """Save grid point 0 (the initial state) when there is no transient."""
+    if n_transient == 0:
+        out[ids, 0] = y.T
+        k_next += 1
+
+
+def _record_step(out, ids, k_next, y, t, h, ks, p_matrix, accept, t0, dt, n_transient, n_grid, xp):
+    """Write every grid point passed by a step of the accepted members (dense output).
+
+    Members moved from t to t + h (both (E,)); ``ks`` are the 7 stages (C, E). A step may pass
+    several grid points, so loop until none is left; ``k_next`` advances in place.
+    """
+    while True:
+        t_grid = t0 + k_next * dt
+        hit = accept & (k_next < n_grid) & (t_grid <= t + h + 1e-9 * dt)
+        if not bool(hit.any()):
+            return
+        theta = xp.clip((t_grid[hit] - t[hit]) / h[hit], 0.0, 1.0)
+        weights = p_matrix @ xp.stack([theta, theta**2, theta**3, theta**4])  # (7, n)
+        values = y[:, hit] + h[hit] * _combine_columns(weights, [k[:, hit] for k in ks])
+        save = k_next[hit] >= n_transient
+        out[ids[hit][save], k_next[hit][save] - n_transient] = values.T[save]
+        k_next[hit] += 1
+
+
+def _combine_columns(weights, ks):
+    """Σ_s weights[s] * ks[s] with per-member weights: weights (S, n), ks S arrays of (C, n)."""
+    total = weights[0] * ks[0]
+    for w, k in zip(weights[1:], ks[1:]):
+        total = total + w * k
+    return total
+
+
+def _to_numpy(x) -> np.ndarray:
+    return x if isinstance(x, np.ndarray) else x.detach().cpu().numpy()
+
+
+def _as(index: np.ndarray, xp, like):
+    """A numpy index array in the namespace (and on the device) of ``like``."""
+    return index if xp is np else xp.asarray(index, device=like.device)
