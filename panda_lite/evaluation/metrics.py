@@ -4,7 +4,7 @@ Point metrics take a forecast and the truth of shape (..., H, C) (time, then cha
 reduce the last two axes, so a stack of windows (K, H, C) is scored in one call and gives
 (K,). Long-rollout metrics compare the *statistics* of two single long series (T, C) and
 return a float. Callers standardise both arrays with the context's per-channel mean and std
-before scoring (see `panda_lite.evaluation.windows.standardize`), so every number is in
+before scoring (`panda_lite.evaluation.data.standardize`), so every number is in
 context z-units.
 """
 

@@ -3,6 +3,7 @@ JSON and PNG plots."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -13,7 +14,7 @@ from .files import atomic_write_text, write_csv
 from .harness import LONG_METRICS, POINT_METRICS, EvalResult
 
 SHORT_COLUMNS = [*POINT_METRICS, "vpt_lyapunov"]
-# (column, Markdown header, format) of the summary tables
+# Markdown column header of each metric
 HEADERS = {
     "smape": "sMAPE (0-200)", "mae": "MAE", "mse": "MSE", "spearman": "Spearman",
     "vpt_steps": "VPT (steps)", "vpt_lyapunov": "VPT (Lyap. times)",
@@ -22,12 +23,14 @@ HEADERS = {
 
 
 def _safe_name(system_id: str) -> str:
-    """File-system-safe version of a system id (skew ids contain '->' and '~')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", system_id)
+    """File-system-safe version of a system id (skew ids contain '->' and '~'); a short hash
+    of the id is appended when characters were replaced, so distinct ids never collide."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", system_id)
+    return safe if safe == system_id else f"{safe}-{hashlib.sha1(system_id.encode()).hexdigest()[:6]}"
 
 
 def _fmt(x: float) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
+    return "–" if math.isnan(x) else f"{x:.3g}"
 
 
 def _table_rows(summary: dict[str, dict[str, float]], columns: list[str], win_rate: bool) -> tuple[list[str], list[list]]:
