@@ -140,3 +140,12 @@ def test_too_short_trajectory_is_rejected():
     short = [Trajectory("tiny", np.zeros((100, 3)), 0.1, 1.0)]
     with pytest.raises(ValueError, match="shorter than one window"):
         evaluate(default_baselines(), short, EvalConfig(**SMALL), progress=False)
+
+
+def test_import_does_not_pull_in_matplotlib_or_dysts():
+    import subprocess
+    import sys
+
+    code = "import sys, panda_lite, panda_lite.evaluation, panda_lite.cli; print(sorted({'matplotlib', 'dysts'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -38,7 +38,8 @@ class EvalConfig:
         windows_per_trajectory: K windows drawn per trajectory.
         long_horizon: forecast length of the single long rollout per trajectory, which
             starts after the first `context_length` samples and is capped at what the
-            trajectory holds; 0 disables long-rollout statistics.
+            trajectory holds (skipped if that is under max(horizons)); 0 disables
+            long-rollout statistics.
         seed: seed of the window-sampling Generator.
         reference: method the win rates are computed against (context parroting).
         plot_systems: systems whose forecasts are kept for plotting.
@@ -188,18 +189,21 @@ def evaluate(methods: dict[str, Forecaster], trajectories: list[Trajectory], con
             _long_rollout(methods, traj, ctx, long_len, long_sums[traj.system_id], examples.get(traj.system_id) if keep else None)
             acc["n_long"] += 1
     bar.close()
+    return EvalResult(config, list(methods), _per_system_means(sums, long_sums, config.horizons), examples)
 
+
+def _per_system_means(sums: dict[str, dict], long_sums: dict[str, dict], horizons: tuple[int, ...]) -> dict[str, dict]:
+    """Pool the window scores of each system's trajectories into per-system means."""
     per_system = {}
     for sid, acc in sums.items():
-        short = {}
-        for name, chunks in acc["short"].items():
-            short[name] = {h: {m: float(np.mean(np.concatenate([c[h][m] for c in chunks])))
-                               for m in chunks[0][h]} for h in config.horizons}
+        short = {name: {h: {m: float(np.mean(np.concatenate([c[h][m] for c in chunks]))) for m in chunks[0][h]}
+                        for h in horizons}
+                 for name, chunks in acc["short"].items()}
         long = {name: {m: float(np.mean([v[m] for v in vals])) for m in LONG_METRICS}
                 for name, vals in long_sums.get(sid, {}).items()}
         per_system[sid] = {"dt": acc["traj"].dt, "lyapunov_max": acc["traj"].lyapunov_max, "n_windows": acc["n"],
                            "n_long": acc["n_long"], "short": short, "long": long}
-    return EvalResult(config, list(methods), per_system, examples)
+    return per_system
 
 
 def _run(forecast: Forecaster, context: np.ndarray, horizon: int, name: str) -> np.ndarray:
