@@ -1,6 +1,7 @@
 """Forecasts per second for 512-step forecasts of 3-channel series on this CPU:
 PandaLite (the release-size config, rolled out 4 x 128 steps) against Hugging Face's
-PatchTSTForPrediction of comparable parameter count (random weights), in one run.
+PatchTSTForPrediction of comparable parameter count (random weights), in one run. PandaLite
+is also timed with bfloat16 weights (the CPU's avx512_bf16 path, where present).
 
     python scripts/benchmarks/bench_inference.py [--threads 2] [--batch-size 32] [--repeats 5]
 
@@ -11,6 +12,7 @@ other processes hits both alike; the ratio is what to read, not the absolute num
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 
@@ -68,6 +70,7 @@ def main() -> None:
     torch.manual_seed(0)
 
     pipe = PandaLitePipeline(PandaLiteModel(PandaLiteConfig()))
+    pipe_bf16 = PandaLitePipeline(copy.deepcopy(pipe.model).to(torch.bfloat16))
     target = parameter_count(pipe.model)
     rivals = {
         "PatchTST (4 x 128 rollout)": build_patchtst(target, rollout=True),
@@ -75,7 +78,10 @@ def main() -> None:
     }
     context = torch.randn(args.batch_size, CONTEXT, CHANNELS)
     context_np = context.numpy().astype(np.float64)
-    runners = {"PandaLite": lambda: pipe.predict(context_np, HORIZON, batch_size=args.batch_size)}
+    runners = {
+        "PandaLite": lambda: pipe.predict(context_np, HORIZON, batch_size=args.batch_size),
+        "PandaLite (bf16 weights)": lambda: pipe_bf16.predict(context_np, HORIZON, batch_size=args.batch_size),
+    }
     for name, model in rivals.items():
         runners[name] = lambda model=model: patchtst_forecast(model, context)
     for run in runners.values():  # warm-up: allocator, one-off kernel selection
@@ -88,15 +94,17 @@ def main() -> None:
             run()
             seconds[name].append(time.perf_counter() - start)
 
-    sizes = {"PandaLite": target, **{name: parameter_count(m) for name, m in rivals.items()}}
+    sizes = {"PandaLite": target, "PandaLite (bf16 weights)": target,
+             **{name: parameter_count(m) for name, m in rivals.items()}}
     base = statistics.median(seconds["PandaLite"])
     print(f"{HORIZON}-step forecasts of {CHANNELS}-channel series, context {CONTEXT}, batch {args.batch_size}, "
           f"{args.threads} threads, median of {args.repeats}")
-    widths = {"PandaLite": pipe.config.d_model, **{name: m.config.d_model for name, m in rivals.items()}}
-    print(f"{'model':<28}{'d_model':>8}{'params':>11}{'forecasts/s':>13}{'PandaLite speed-up':>20}")
+    widths = {"PandaLite": pipe.config.d_model, "PandaLite (bf16 weights)": pipe.config.d_model,
+              **{name: m.config.d_model for name, m in rivals.items()}}
+    print(f"{'model':<28}{'d_model':>8}{'params':>11}{'forecasts/s':>13}{'fp32 PandaLite speed-up':>25}")
     for name, times in seconds.items():
         median = statistics.median(times)
-        print(f"{name:<28}{widths[name]:>8}{sizes[name]:>11,}{args.batch_size / median:>13.1f}{median / base:>19.2f}x")
+        print(f"{name:<28}{widths[name]:>8}{sizes[name]:>11,}{args.batch_size / median:>13.1f}{median / base:>24.2f}x")
 
 
 if __name__ == "__main__":
