@@ -120,10 +120,15 @@ def read_series(path: str, min_length: int = 1) -> tuple[np.ndarray, list[str]]:
         raise ValueError(f"{path}: no channels (columns) found")
     if values.shape[0] < min_length:
         raise ValueError(f"{path}: series has {values.shape[0]} time steps, need at least {min_length}")
-    if np.isinf(values).any():
-        raise ValueError(f"{path}: contains infinite values")
-    missing = np.isnan(values)
-    empty = [names[j] for j in np.flatnonzero(missing.all(axis=0))]
-    if empty:
-        raise ValueError(f"{path}: column(s) {', '.join(empty)} contain no numbers (all NaN/empty)")
+    check_values(values, path, names)
     return values, names
+
+
+def check_values(values: np.ndarray, source: str, names: list[str]) -> None:
+    """Reject a (T, C) series with infinite values or a channel without any number (NaN
+    marks a missing step); messages start with `source` and name the channels."""
+    if np.isinf(values).any():
+        raise ValueError(f"{source}: contains infinite values")
+    empty = [names[j] for j in np.flatnonzero(np.isnan(values).all(axis=0))]
+    if empty:
+        raise ValueError(f"{source}: column(s) {', '.join(empty)} contain no numbers (all NaN/empty)")
