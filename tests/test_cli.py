@@ -87,6 +87,9 @@ def test_forecast_bad_paths_and_shapes(tiny_checkpoint, tmp_path, capsys):
     np.save(tmp_path / "cube.npy", np.zeros((4, 5, 6)))
     assert forecast(tiny_checkpoint, tmp_path, tmp_path / "cube.npy") == 2
     assert "shape (T,) or (T, C)" in capsys.readouterr().err
+    np.save(tmp_path / "inf.npy", np.array([[1.0, np.inf]] * 40))
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "inf.npy") == 2
+    assert "inf.npy: contains infinite values" in capsys.readouterr().err
     path = write_csv(tmp_path / "traj.csv", sines(100, 3))
     truth = write_csv(tmp_path / "truth.csv", sines(10, 2))
     assert forecast(tiny_checkpoint, tmp_path, path, "--truth", truth) == 2
