@@ -1,0 +1,1 @@
+"""Training, fine-tuning and benchmark scripts; importable so tests can reach `scripts.training`."""

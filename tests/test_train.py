@@ -1,0 +1,279 @@
+"""Pretraining: config, corpus reading, sampling, objectives, the loop, resume and multi-process.
+
+Every run uses scripts/configs/tiny.yaml on a toy corpus written in the data_gen format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from accelerate.state import AcceleratorState, GradientState
+from safetensors.torch import load_file
+
+from panda_lite import PandaLiteConfig, PandaLiteModel, PandaLitePipeline
+from scripts import train
+from scripts.training.card import render_card
+from scripts.training.checkpoint import latest_checkpoint, replace_folder
+from scripts.training.config import load_config
+from scripts.training.corpus import TrajectoryStore, is_validation_system, rank_share
+from scripts.training.loop import build_model, lr_factor
+from scripts.training.objectives import rollout_loss
+from scripts.training.toy_corpus import write_toy_corpus
+from scripts.training.windows import Augmentations, WindowSampler
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = str(ROOT / "scripts" / "configs" / "tiny.yaml")
+QUIET = ["tracker=none", "log_every=1000"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return write_toy_corpus(tmp_path_factory.mktemp("corpus"), systems_per_family=6, num_shards=2, length=256)
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    """Each in-process run builds its own Accelerator (Accelerate keeps process-wide state)."""
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+
+def run_train(corpus: Path, output: Path, *overrides: str, resume: bool = False) -> dict:
+    argv = ["--config", TINY, f"data.corpus={corpus}", f"output_dir={output}", *QUIET, *overrides]
+    return train.main(argv + (["--resume"] if resume else []))
+
+
+# --- config -----------------------------------------------------------------------------
+
+def test_config_overrides_are_typed_and_nested():
+    config = load_config(TINY, ["optim.learning_rate=1e-3", "model.d_model=32", "max_minutes=2", "data.p_affine=0"])
+    assert config.optim.learning_rate == pytest.approx(1e-3) and isinstance(config.optim.learning_rate, float)
+    assert config.model["d_model"] == 32 and config.max_minutes == 2.0 and config.data.p_affine == 0.0
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optim.learnig_rate=1", "unknown config key"),
+    ("batch_size=abc", "batch_size"),
+    ("batch_size=0", "positive"),
+    ("mixed_precision=fp8", "mixed_precision"),
+    ("data.p_convex=0.9", "sum to <= 1"),
+    ("objective=mlm rollout_steps=2", "rollout"),
+    ("model", "key=value"),
+])
+def test_config_rejects_bad_values(override, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(TINY, override.split())
+
+
+def test_lr_schedule_warms_up_then_decays_to_floor():
+    factors = [lr_factor(s, 100, 0.1, 0.1) for s in range(101)]
+    assert factors[0] < factors[5] < factors[10] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    assert factors[100] == pytest.approx(0.1)
+
+
+# --- corpus and sampling ----------------------------------------------------------------
+
+def test_rank_shares_are_disjoint_and_cover_the_split(corpus):
+    assert rank_share(4, 1, 2) == ([1, 3], 1)  # whole shards
+    assert rank_share(3, 1, 2) == ([0, 1, 2], 2)  # rows, every rank opens all shards
+    for world in (1, 2, 3):  # 2 shards: whole shards for world 1 and 2, rows for 3
+        shares = [set(TrajectoryStore(corpus / "train", False, 0.0, 80, 3, rank, world).keys) for rank in range(world)]
+        assert sum(len(s) for s in shares) == len(set().union(*shares)) == 12
+
+
+def test_validation_split_holds_out_whole_systems(corpus):
+    train_store = TrajectoryStore(corpus / "train", False, 0.3, 80, 3)
+    validation = TrajectoryStore(corpus / "train", True, 0.3, 80, 3)
+    assert len(train_store) + len(validation) == 12 and len(validation) > 0
+    assert not set(train_store.keys) & set(validation.keys)
+    assert is_validation_system("Lorenz~abc", 0.3) == is_validation_system("Lorenz~abc", 0.3)
+    fraction = sum(is_validation_system(f"sys{i}", 0.2) for i in range(5000)) / 5000
+    assert fraction == pytest.approx(0.2, abs=0.02)
+
+
+def test_store_skips_short_and_narrow_trajectories(corpus):
+    with pytest.raises(ValueError, match="no training trajectories"):
+        TrajectoryStore(corpus / "train", False, 0.0, min_length=10_000, min_channels=3)
+    with pytest.raises(ValueError, match="no corpus shards"):
+        TrajectoryStore(corpus / "missing", False, 0.0, 80, 3)
+
+
+def test_batches_are_a_function_of_seed_rank_and_index(corpus):
+    store = TrajectoryStore(corpus / "train", False, 0.0, 80, 3)
+    augment = Augmentations(0.3, 0.3, 0.3, 5)
+    sampler = WindowSampler(store, 64, 16, 3, augment, seed=1, rank=0)
+    first, again = sampler.batch(7, 8), sampler.batch(7, 8)
+    assert first["past_values"].shape == (8, 64, 3) and first["future_values"].shape == (8, 16, 3)
+    assert torch.equal(first["past_values"], again["past_values"]) and first["keys"] == again["keys"]
+    other_rank = WindowSampler(store, 64, 16, 3, augment, seed=1, rank=1).batch(7, 8)
+    assert not torch.equal(first["past_values"], other_rank["past_values"])
+    assert not torch.equal(first["past_values"], sampler.batch(8, 8)["past_values"])
+    assert torch.isfinite(first["past_values"]).all()
+
+
+# --- objectives ---------------------------------------------------------------------------
+
+def tiny_model(**overrides) -> PandaLiteModel:
+    torch.manual_seed(0)
+    values = dict(context_length=64, prediction_length=16, d_model=16, num_hidden_layers=1,
+                  num_attention_heads=2, ffn_dim=32, num_poly_features=4, num_rff=8) | overrides
+    return PandaLiteModel(PandaLiteConfig(**values))
+
+
+def test_rollout_loss_of_one_step_is_the_model_loss():
+    model = tiny_model(loss="huber")
+    past, future = torch.randn(4, 64, 3), torch.randn(4, 16, 3)
+    assert torch.allclose(rollout_loss(model, past, future, 1), model(past, future_values=future).loss)
+
+
+def test_rollout_loss_backpropagates_through_fed_back_forecasts():
+    model = tiny_model()
+    past, future = torch.randn(2, 64, 3), torch.randn(2, 48, 3)
+    loss = rollout_loss(model, past, future, 3)
+    loss.backward()
+    assert loss.ndim == 0 and model.head.projection.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="rollout steps"):
+        rollout_loss(model, past, future[:, :40], 3)
+
+
+# --- checkpoints and card -----------------------------------------------------------------
+
+def test_latest_checkpoint_ignores_incomplete_ones(tmp_path):
+    for name in ("checkpoint-5", "checkpoint-20", ".tmp-checkpoint-30", "checkpoint-x"):
+        (tmp_path / name).mkdir()
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoint-20"
+    assert latest_checkpoint(tmp_path / "none") is None
+
+
+def test_replace_folder_leaves_the_old_folder_when_building_fails(tmp_path):
+    target = tmp_path / "model"
+    replace_folder(lambda d: (d / "a").write_text("1"), target)
+
+    def broken(folder):
+        (folder / "a").write_text("2")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        replace_folder(broken, target)
+    assert (target / "a").read_text() == "1" and [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_card_front_matter_and_missing_values(tmp_path):
+    template = tmp_path / "t.md"
+    template.write_text("---\nlicense: apache-2.0\n---\n# {{name}} {{ other }}\n")
+    card = render_card({"name": "m", "other": 3}, datasets=["corpus"], base_model="base", template=template)
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front == {"license": "apache-2.0", "datasets": ["corpus"], "base_model": "base"}
+    assert card.endswith("# m 3\n")
+    with pytest.raises(ValueError, match="other"):
+        render_card({"name": "m"}, datasets=[], template=template)
+
+
+# --- end-to-end runs ----------------------------------------------------------------------
+
+def test_short_run_lowers_validation_loss_and_exports_a_loadable_model(corpus, tmp_path):
+    summary = run_train(corpus, tmp_path, "max_steps=60", "eval_every=30", "tracker=tensorboard")
+    assert summary["steps"] == 60
+    assert summary["validation_loss"] < 0.8 * summary["initial_validation_loss"]
+    model_dir = tmp_path / "model"
+    pipe = PandaLitePipeline.from_pretrained(model_dir)
+    assert pipe.predict(torch.randn(64, 3), 20).shape == (20, 3)
+    card = (model_dir / "README.md").read_text()
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["library_name"] == "panda_lite" and front["pipeline_tag"] == "time-series-forecasting"
+    assert "dynamical systems" in front["tags"] and "base_model" not in front
+    n_params = sum(p.numel() for p in pipe.model.parameters())
+    assert f"{n_params:,}" in card and "scripts/train.py --config" in card
+    assert any((tmp_path / "panda_lite").rglob("events.out.tfevents.*"))  # TensorBoard logs
+
+
+def test_rollout_and_bf16_objectives_run(corpus, tmp_path):
+    summary = run_train(corpus, tmp_path, "max_steps=4", "rollout_steps=2", "model.loss=mae",
+                        "mixed_precision=bf16", "gradient_accumulation_steps=2")
+    assert summary["steps"] == 4 and summary["samples"] == 4 * 2 * 16
+    assert torch.isfinite(torch.tensor(summary["validation_loss"]))
+
+
+def test_masked_patch_pretraining_initialises_a_forecaster(corpus, tmp_path):
+    run_train(corpus, tmp_path / "mlm", "objective=mlm", "max_steps=5")
+    AcceleratorState._reset_state(reset_partial_state=True)
+    mlm_weights = load_file(tmp_path / "mlm" / "model" / "model.safetensors")
+    config = load_config(TINY, [f"init_from={tmp_path / 'mlm' / 'model'}", "model.prediction_length=32"])
+    forecaster = build_model(config)
+    assert isinstance(forecaster, PandaLiteModel) and forecaster.config.prediction_length == 32
+    encoder = {k: v for k, v in forecaster.state_dict().items() if k.startswith("encoder.")}
+    assert encoder and all(torch.equal(v, mlm_weights[k]) for k, v in encoder.items())
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, "training ended before the checkpoint appeared"
+        assert time.monotonic() < deadline, f"{path} did not appear within {timeout} s"
+        time.sleep(0.01)
+
+
+def test_kill_9_then_resume_matches_an_uninterrupted_run(corpus, tmp_path):
+    args = ["max_steps=150", "save_every=10", "batch_size=64", "eval_every=1000"]
+    reference = run_train(corpus, tmp_path / "reference", *args)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+    killed = tmp_path / "killed"
+    command = [sys.executable, str(ROOT / "scripts" / "train.py"), "--config", TINY, f"data.corpus={corpus}",
+               f"output_dir={killed}", *QUIET, *args]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(killed / "checkpoints" / "checkpoint-20", process)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    assert not (killed / "model").exists(), "the run finished before it was killed"
+    resumed_from = int(latest_checkpoint(killed / "checkpoints").name.split("-")[1])
+    assert 20 <= resumed_from < 150
+
+    resumed = run_train(corpus, killed, *args, resume=True)
+    assert resumed["steps"] == reference["steps"] == 150
+    # Same data order, schedule position and optimiser state: the same weights.
+    expected = load_file(tmp_path / "reference" / "model" / "model.safetensors")
+    actual = load_file(killed / "model" / "model.safetensors")
+    assert expected.keys() == actual.keys()
+    assert all(torch.allclose(expected[k], actual[k], atol=1e-6) for k in expected)
+    PandaLiteModel.from_pretrained(killed / "model")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_cpu_processes_see_disjoint_data(corpus, tmp_path):
+    # `accelerate launch --cpu` starts one process; torchrun-style launching plus gloo is how
+    # several CPU processes run (see scripts/training/loop.make_accelerator).
+    command = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+               str(ROOT / "scripts" / "train.py"), "--config", TINY, f"data.corpus={corpus}",
+               f"output_dir={tmp_path}", "data.log_samples=true", "max_steps=6", *QUIET]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "model" / "training_summary.json").read_text())
+    assert summary["num_processes"] == 2 and summary["samples"] == 6 * 2 * 16
+    seen = []
+    for rank in range(2):
+        lines = (tmp_path / f"samples-rank{rank}.jsonl").read_text().splitlines()
+        assert [json.loads(line)["batch_index"] for line in lines] == list(range(6))
+        seen.append({key for line in lines for key in json.loads(line)["keys"]})
+    assert seen[0] and seen[1] and not seen[0] & seen[1]
