@@ -208,12 +208,17 @@ def _scalar_rhs(founder: Founder, params: list[dict], states: np.ndarray, times:
     return np.stack(cols, axis=1)
 
 
-def _skip_reason(name: str) -> str | None:
-    flows = _dysts().flows
-    cls = getattr(flows, name)
+@functools.cache
+def _screen_name(name: str) -> tuple[Founder | None, str | None]:
+    """(founder, None) when ``name`` is usable, else (None, reason to skip it)."""
+    cls = getattr(_dysts().flows, name, None)
+    if cls is None:
+        raise ValueError(f"unknown dysts system {name!r}")
     if issubclass(cls, _dysts().base.DynSysDelay):
-        return "delay differential equation: needs a history buffer, not an ODE state"
-    return check_vectorised(_load(name))
+        return None, "delay differential equation: needs a history buffer, not an ODE state"
+    founder = _load(name)
+    reason = check_vectorised(founder)
+    return (founder, None) if reason is None else (None, reason)
 
 
 @functools.cache
@@ -222,9 +227,9 @@ def founder_table() -> tuple[dict[str, Founder], dict[str, str]]:
     usable: dict[str, Founder] = {}
     skipped: dict[str, str] = {}
     for name in _dysts().systems.get_attractor_list("continuous"):
-        reason = _skip_reason(name)
-        if reason is None:
-            usable[name] = _load(name)
+        founder, reason = _screen_name(name)
+        if founder is not None:
+            usable[name] = founder
         else:
             skipped[name] = reason
     return usable, skipped
@@ -249,12 +254,10 @@ def founder_names(split: str, restrict: Sequence[str] | None = None) -> list[str
 
 def get_founder(name: str) -> Founder:
     """The founder called ``name``; ValueError if it does not exist or was skipped."""
-    usable, skipped = founder_table()
-    if name in usable:
-        return usable[name]
-    if name in skipped:
-        raise ValueError(f"founder {name!r} is skipped: {skipped[name]}")
-    raise ValueError(f"unknown founder {name!r}")
+    founder, reason = _screen_name(name)
+    if founder is None:
+        raise ValueError(f"founder {name!r} is skipped: {reason}")
+    return founder
 
 
 def signature_of(name: str) -> str:

@@ -232,7 +232,7 @@ def _record_step(out, ids, k_next, y, t, h, ks, p_matrix, accept, t0, dt, n_tran
     several grid points, so loop until none is left; ``k_next`` advances in place.
     """
     while True:
-        t_grid = t0 + k_next * dt
+        t_grid = t0 + dt * xp.asarray(k_next, dtype=t.dtype)  # torch would make int * float float32
         hit = accept & (k_next < n_grid) & (t_grid <= t + h + 1e-9 * dt)
         if not bool(hit.any()):
             return
