@@ -2,7 +2,8 @@
 
 Accepted inputs (rows = time, columns = channels):
 - `.csv` / `.txt` (optional header row) and `.npy` of shape (T,) or (T, C), read by
-  `panda_lite.evaluation.files.read_series` (shared with the forecast CLI);
+  `panda_lite.evaluation.files.read_series` (shared with the forecast CLI, as is the value
+  check);
 - `.parquet`: numeric columns as channels, or a `trajectory` column of (T, C) rows (the
   data_gen corpus format, one series per row);
 - a folder of such files, or a folder written by `datasets.Dataset.save_to_disk`.
@@ -22,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from panda_lite.evaluation.files import read_series
+from panda_lite.evaluation.files import check_values, read_series
 
 from .windows import VALIDATION_STREAM, Augmentations, RunData, WindowSampler
 
@@ -43,13 +44,12 @@ class SeriesList:
 
 
 def fill_missing(values: np.ndarray, source: str, names: list[str]) -> np.ndarray:
-    """Checks a (T, C) float array and interpolates NaNs in time -> float32 (T, C)."""
-    if np.isinf(values).any():
-        raise ValueError(f"{source}: contains infinite values")
+    """Checks a (T, C) float array and interpolates NaNs in time -> float32 (T, C).
+
+    Training windows need complete targets, so missing steps are filled here rather than
+    masked; a channel with no number at all is an error."""
+    check_values(values, source, names)
     missing = np.isnan(values)
-    empty = [names[j] for j in np.flatnonzero(missing.all(axis=0))]
-    if empty:
-        raise ValueError(f"{source}: column(s) {empty} contain no numbers (all NaN/empty)")
     steps = np.arange(len(values))
     for j in np.flatnonzero(missing.any(axis=0)):
         observed = ~missing[:, j]
@@ -91,8 +91,8 @@ def read_file(path: Path) -> list[tuple[str, np.ndarray]]:
         except (pa.ArrowException, OSError) as err:
             raise ValueError(f"{path}: not a readable Parquet file ({err})") from None
         return table_series(table, str(path))
-    values, _ = read_series(str(path))
-    return [(str(path), values.astype(np.float32))]
+    values, names = read_series(str(path))
+    return [(str(path), fill_missing(values, str(path), names))]
 
 
 def read_user_data(path: str | Path) -> list[tuple[str, np.ndarray]]:
