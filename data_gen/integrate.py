@@ -124,6 +124,8 @@ def integrate_ensemble(
     min_step = 1e-9 * dt if min_step is None else min_step
     bound_rows = xp.ones(n_dim, dtype=bool, device=y0.device) if bounded is None else xp.asarray(bounded, device=y0.device)
     p_matrix = xp.asarray(_P, **like)
+    a_rows = [xp.asarray(row, **like) for row in _A[1:]]
+    b_row, e_row = xp.asarray(_B, **like), xp.asarray(_E, **like)
 
     out = xp.full((n_members, n_samples, n_dim), float("nan"), **like)
     status = [OK] * n_members
@@ -134,7 +136,7 @@ def integrate_ensemble(
     ids = xp.arange(n_members, device=y0.device)
     y = y0.T.clone() if xp is not np else y0.T.copy()  # (C, E): rows are contiguous coordinates
     t = xp.full((n_members,), float(t0), **like)
-    k_next = xp.zeros(n_members, dtype=ids.dtype, device=y0.device)  # next grid index to fill
+    k_next = xp.zeros(n_members, dtype=ids.dtype, device=y0.device)  # next grid index to fill...
     n_acc = xp.zeros(n_members, dtype=ids.dtype, device=y0.device)
     n_rej = xp.zeros(n_members, dtype=ids.dtype, device=y0.device)
     f = field(t, y)
@@ -143,21 +145,22 @@ def integrate_ensemble(
     n_iter = 0
 
     _record_initial(out, ids, k_next, y, n_transient)
+    t_next = t0 + dt * xp.asarray(k_next, dtype=t.dtype)  # ...and its time (int * float is float32 in torch)
     while ids.shape[0] > 0:
         n_iter += 1
         h = xp.minimum(h, t_final - t)
-        ks = [f]
-        for a_row, c in zip(_A[1:], _C[1:]):
-            ks.append(field(t + c * h, y + h * _combine(a_row, ks)))
-        y_new = y + h * _combine(_B, ks)
-        f_new = field(t + h, y_new)
-        ks.append(f_new)
+        ks = xp.empty((7,) + tuple(y.shape), **like)  # the stages, so combinations are one matmul
+        ks[0] = f
+        for s, (a_row, c) in enumerate(zip(a_rows, _C[1:]), start=1):
+            ks[s] = field(t + c * h, y + h * _combine(a_row, ks[:s]))
+        y_new = y + h * _combine(b_row, ks[:6])
+        ks[6] = f_new = field(t + h, y_new)
         scale = atol + rtol * xp.maximum(xp.abs(y), xp.abs(y_new))
-        err = xp.sqrt(((h * _combine(_E, ks) / scale) ** 2).mean(0))
+        err = xp.sqrt(((h * _combine(e_row, ks) / scale) ** 2).mean(0))
         finite = xp.isfinite(err)
         accept = finite & (err <= 1.0)
 
-        _record_step(out, ids, k_next, y, t, h, ks, p_matrix, accept, t0, dt, n_transient, n_grid, xp)
+        _record_step(out, ids, k_next, t_next, y, t, h, ks, p_matrix, accept, t0, dt, n_transient, xp)
         y = xp.where(accept, y_new, y)
         f = xp.where(accept, f_new, f)
         t = xp.where(accept, t + h, t)
@@ -194,19 +197,16 @@ def integrate_ensemble(
             out[ids[_as(failed, xp, y0)]] = float("nan")
         keep_idx = np.flatnonzero(~(_to_numpy(done) | failed))
         sel = _as(keep_idx, xp, y0)
-        ids, y, f, t, h, k_next, n_acc, n_rej = ids[sel], y[:, sel], f[:, sel], t[sel], h[sel], k_next[sel], n_acc[sel], n_rej[sel]
+        ids, y, f, t, h, n_acc, n_rej = ids[sel], y[:, sel], f[:, sel], t[sel], h[sel], n_acc[sel], n_rej[sel]
+        k_next, t_next = k_next[sel], t_next[sel]
         if hasattr(field, "subset") and keep_idx.size:
             field = field.subset(keep_idx)
     return EnsembleSolution(out, status, steps, rejected)
 
 
 def _combine(coeffs, ks):
-    """Σ_s coeffs[s] ks[s], skipping zero coefficients."""
-    total = None
-    for c, k in zip(coeffs, ks):
-        if c != 0.0:
-            total = c * k if total is None else total + c * k
-    return total
+    """Σ_s coeffs[s] ks[s] for coeffs (S,) and stages ks (S, C, E) -> (C, E), as one matmul."""
+    return (coeffs @ ks.reshape(ks.shape[0], -1)).reshape(ks.shape[1:])
 
 
 def _initial_step(y, f, rtol, atol, dt, xp):
@@ -225,31 +225,26 @@ def _record_initial(out, ids, k_next, y, n_transient):
         k_next += 1
 
 
-def _record_step(out, ids, k_next, y, t, h, ks, p_matrix, accept, t0, dt, n_transient, n_grid, xp):
+def _record_step(out, ids, k_next, t_next, y, t, h, ks, p_matrix, accept, t0, dt, n_transient, xp):
     """Write every grid point passed by a step of the accepted members (dense output).
 
-    Members moved from t to t + h (both (E,)); ``ks`` are the 7 stages (C, E). A step may pass
-    several grid points, so loop until none is left; ``k_next`` advances in place.
+    Members moved from t to t + h (both (E,)); ``ks`` are the 7 stages (7, C, E); ``t_next``
+    is the time of grid point ``k_next``. A step may pass several grid points, so loop until
+    none is left; ``k_next`` and ``t_next`` advance in place.
     """
     while True:
-        t_grid = t0 + dt * xp.asarray(k_next, dtype=t.dtype)  # torch would make int * float float32
-        hit = accept & (k_next < n_grid) & (t_grid <= t + h + 1e-9 * dt)
+        hit = accept & (t_next <= t + h + 1e-9 * dt)
         if not bool(hit.any()):
             return
-        theta = xp.clip((t_grid[hit] - t[hit]) / h[hit], 0.0, 1.0)
+        theta = xp.clip((t_next[hit] - t[hit]) / h[hit], 0.0, 1.0)
         weights = p_matrix @ xp.stack([theta, theta**2, theta**3, theta**4])  # (7, n)
-        values = y[:, hit] + h[hit] * _combine_columns(weights, [k[:, hit] for k in ks])
-        save = k_next[hit] >= n_transient
-        out[ids[hit][save], k_next[hit][save] - n_transient] = values.T[save]
+        values = y[:, hit] + h[hit] * (weights[:, None, :] * ks[:, :, hit]).sum(0)
+        k_hit = k_next[hit]
+        save = k_hit >= n_transient
+        out[ids[hit][save], k_hit[save] - n_transient] = values.T[save]
         k_next[hit] += 1
-
-
-def _combine_columns(weights, ks):
-    """Σ_s weights[s] * ks[s] with per-member weights: weights (S, n), ks S arrays of (C, n)."""
-    total = weights[0] * ks[0]
-    for w, k in zip(weights[1:], ks[1:]):
-        total = total + w * k
-    return total
+        # Multiply rather than accumulate dt, so grid times carry no rounding drift.
+        t_next[hit] = t0 + dt * xp.asarray(k_hit + 1, dtype=t.dtype)
 
 
 def _to_numpy(x) -> np.ndarray:
