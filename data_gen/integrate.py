@@ -205,8 +205,13 @@ def integrate_ensemble(
 
 
 def _combine(coeffs, ks):
-    """Σ_s coeffs[s] ks[s] for coeffs (S,) and stages ks (S, C, E) -> (C, E), as one matmul."""
-    return (coeffs @ ks.reshape(ks.shape[0], -1)).reshape(ks.shape[1:])
+    """Σ_s coeffs[s] ks[s] for coeffs (S,) and stages ks (S, C, E) -> (C, E).
+
+    Elementwise products summed over the stage axis, not a matmul: BLAS may round differently
+    depending on the array's length, and a member's trajectory must not depend on how many
+    other members share its batch (rows are rebuilt exactly from their genealogy).
+    """
+    return (coeffs[:, None, None] * ks).sum(0)
 
 
 def _initial_step(y, f, rtol, atol, dt, xp):
@@ -237,7 +242,8 @@ def _record_step(out, ids, k_next, t_next, y, t, h, ks, p_matrix, accept, t0, dt
         if not bool(hit.any()):
             return
         theta = xp.clip((t_next[hit] - t[hit]) / h[hit], 0.0, 1.0)
-        weights = p_matrix @ xp.stack([theta, theta**2, theta**3, theta**4])  # (7, n)
+        powers = xp.stack([theta, theta**2, theta**3, theta**4])  # (4, n)
+        weights = (p_matrix[:, :, None] * powers[None]).sum(1)  # (7, n); elementwise, see _combine
         values = y[:, hit] + h[hit] * (weights[:, None, :] * ks[:, :, hit]).sum(0)
         k_hit = k_next[hit]
         save = k_hit >= n_transient

@@ -129,3 +129,12 @@ def test_founder_table_and_held_out_list():
 @pytest.mark.parametrize("name", ["Lorenz", "Lorenz96", "CellCycle", "Duffing", "Torus"])
 def test_vectorised_rhs_equals_scalar_rhs(name):
     assert check_vectorised(get_founder(name), n=5, seed=1) is None
+
+
+def test_member_result_does_not_depend_on_its_batch():
+    lorenz = get_founder("Lorenz")
+    y0 = np.asarray(lorenz.ic) + np.random.default_rng(3).standard_normal((5, 3))
+    together = integrate_ensemble(lorenz.vector_field(), y0, 0.02, 200, rtol=1e-7, atol=1e-9)
+    for i in (0, 3):
+        alone = integrate_ensemble(lorenz.vector_field(), y0[i:i + 1], 0.02, 200, rtol=1e-7, atol=1e-9)
+        np.testing.assert_array_equal(together.trajectories[i], alone.trajectories[0])
