@@ -8,6 +8,7 @@ coordinate, so one call evaluates a whole ensemble; founders for which that is n
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import warnings
@@ -64,10 +65,7 @@ class Founder:
 
     def system(self, params: dict[str, Any] | None = None):
         """A fresh dysts instance whose parameters are ``params`` (default: the founder's)."""
-        cls = getattr(_dysts().flows, self.name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            inst = cls()
+        inst = copy.copy(_prototype(self.name))  # dysts re-reads its metadata JSON per instance
         if params is not None:
             inst.params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
             inst.__dict__.update(inst.params)
@@ -96,32 +94,33 @@ class FounderField:
 
     def __init__(self, founder: Founder, params: dict[str, Any] | Sequence[dict[str, Any]]):
         self.founder = founder
-        self._per_member = not isinstance(params, dict)
-        if self._per_member:
-            if len(params) == 0:
-                raise ValueError("params: expected a dict or a non-empty list of dicts")
-            merged = {}
-            self._member_keys = set()
+        self._member_keys: set[str] = set()  # parameters held as (E,) arrays, one value per member
+        if isinstance(params, dict):
+            self._params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+        elif len(params) == 0:
+            raise ValueError("params: expected a dict or a non-empty list of dicts")
+        else:
+            self._params = {}
             for key in params[0]:
                 values = [np.asarray(p[key], dtype=np.float64) for p in params]
                 if values[0].ndim == 0:
-                    merged[key] = np.array([float(v) for v in values])
+                    self._params[key] = np.array([float(v) for v in values])
                     self._member_keys.add(key)
                 elif all(np.array_equal(v, values[0]) for v in values):
-                    merged[key] = values[0]
+                    self._params[key] = values[0]
                 else:
                     raise ValueError(f"{founder.name}: array parameter {key!r} must be shared by all members")
-            self._params = merged
-        else:
-            self._member_keys = set()
-            self._params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-        cls = getattr(_dysts().flows, founder.name)
-        self._plain = _uses_plain_rhs(cls)
+        self._plain = _uses_plain_rhs(getattr(_dysts().flows, founder.name))
+        self._bind()
+
+    def _bind(self) -> None:
+        """Hand the current parameters to the rhs: instance attributes for a plain ``rhs``,
+        positional arguments (alphabetical, as dysts orders them) for ``_rhs``."""
         if self._plain:
-            self._inst = founder.system()
+            self._inst = self.founder.system()
             self._inst.__dict__.update(self._params)
         else:
-            self._rhs = cls._rhs
+            self._rhs = type(_prototype(self.founder.name))._rhs
             self._args = [self._params[k] for k in sorted(self._params)]
 
     def __call__(self, t: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -134,16 +133,11 @@ class FounderField:
 
     def subset(self, keep: np.ndarray) -> "FounderField":
         """The same field restricted to ensemble members ``keep`` (an index array)."""
-        if not self._per_member:
+        if not self._member_keys:
             return self
-        new = object.__new__(FounderField)
-        new.__dict__.update(self.__dict__)
+        new = copy.copy(self)
         new._params = {k: v[keep] if k in self._member_keys else v for k, v in self._params.items()}
-        if self._plain:
-            new._inst = self.founder.system()
-            new._inst.__dict__.update(new._params)
-        else:
-            new._args = [new._params[k] for k in sorted(new._params)]
+        new._bind()
         return new
 
 
@@ -153,11 +147,16 @@ def _uses_plain_rhs(cls) -> bool:
     return any("rhs" in c.__dict__ for c in cls.__mro__ if c is not base and issubclass(c, base))
 
 
-def _load(name: str) -> Founder:
-    inst = getattr(_dysts().flows, name)
+@functools.cache
+def _prototype(name: str):
+    """One dysts instance per system (with default metadata), copied rather than rebuilt."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        inst = inst()
+        return getattr(_dysts().flows, name)()
+
+
+def _load(name: str) -> Founder:
+    inst = _prototype(name)
     params = {k: np.asarray(v, dtype=np.float64).tolist() for k, v in inst.params.items()}
     return Founder(
         name=name,
