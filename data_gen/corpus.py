@@ -17,7 +17,8 @@ import numpy as np
 from .systems import canonical_json, describe, founders_of, observed_dimension
 
 
-def _features():
+def features():
+    """The ``datasets.Features`` of a corpus row (the shared contract)."""
     from datasets import Features, Sequence as Seq, Value
 
     return Features({
@@ -97,14 +98,13 @@ def system_rows(
     return rows
 
 
-def _arrow_table(rows: Sequence[dict[str, Any]], features):
+def _arrow_table(rows: Sequence[dict[str, Any]], row_features):
     import pyarrow as pa
 
     columns = {}
-    for name in features:
-        if name == "trajectory":
-            continue
-        columns[name] = pa.array([r[name] for r in rows], type=features.arrow_schema.field(name).type)
+    for name in row_features:
+        if name != "trajectory":
+            columns[name] = pa.array([r[name] for r in rows], type=row_features.arrow_schema.field(name).type)
     lengths = np.array([len(r["trajectory"]) for r in rows], dtype=np.int64)
     widths = np.array([r["trajectory"].shape[1] if len(r["trajectory"]) else 0 for r in rows], dtype=np.int64)
     inner_offsets = np.concatenate([[0], np.cumsum(np.repeat(widths, lengths))]).astype(np.int32)
@@ -112,7 +112,7 @@ def _arrow_table(rows: Sequence[dict[str, Any]], features):
     flat = np.concatenate([np.asarray(r["trajectory"], np.float32).ravel() for r in rows]) if rows else np.zeros(0, np.float32)
     inner = pa.ListArray.from_arrays(pa.array(inner_offsets), pa.array(flat, pa.float32()))
     columns["trajectory"] = pa.ListArray.from_arrays(pa.array(outer_offsets), inner)
-    return pa.Table.from_arrays([columns[n] for n in features], schema=features.arrow_schema)
+    return pa.Table.from_arrays([columns[n] for n in row_features], schema=row_features.arrow_schema)
 
 
 def write_shard(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
@@ -121,8 +121,8 @@ def write_shard(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None
     from datasets.table import InMemoryTable
     from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-    features = _features()
-    dataset = Dataset(InMemoryTable(_arrow_table(rows, features)), info=DatasetInfo(features=features))
+    row_features = features()
+    dataset = Dataset(InMemoryTable(_arrow_table(rows, row_features)), info=DatasetInfo(features=row_features))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -107,8 +107,8 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
     n_founder_systems = 0
     for j, survivor in enumerate(founders):
         if j % run.shards == shard:
-            add(survivor, sample_ppp(rng_for(run.seed, shard, FOUNDER_TRAJECTORIES, j), cfg),
-                rng_for(run.seed, shard, FOUNDER_TRAJECTORIES, j))
+            rng = rng_for(run.seed, shard, FOUNDER_TRAJECTORIES, j)
+            add(survivor, sample_ppp(rng, cfg), rng)
             n_founder_systems += 1
     evolved, stats = evolve(founders, run.quota(shard), run.seed, shard, cfg, on_candidate)
     for k, survivor in enumerate(evolved):
