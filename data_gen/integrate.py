@@ -1,7 +1,8 @@
-"""Adaptive Dormand–Prince 5(4) integration of an ensemble of ODEs, vectorised across members.
+"""Adaptive embedded Runge–Kutta integration of an ensemble of ODEs, vectorised across members.
 
-Every member has its own time, step size and error control; outputs are taken on a uniform
-sampling grid with the method's 4th-order dense output, so steps are never shortened to hit
+Dormand–Prince 5(4) ("dopri5") or 8(5,3) ("dop853", fewer steps at tight tolerances; see
+rk_methods.py). Every member has its own time, step size and error control; outputs are taken
+on a uniform sampling grid with the method's dense output, so steps are never shortened to hit
 sample times. Members that fail (non-finite state, |x| beyond a bound, step-size collapse,
 too many steps, wall-clock budget) stop there and carry the reason; they never stall the
 others. Finished and failed members are dropped from the working arrays (compaction), so
@@ -20,29 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-# Dormand & Prince (1980) coefficients; the 7th stage is f(y_new), reused as the next first
-# stage (FSAL). _P gives the continuous extension: y(t + θh) = y + h Σ_s K_s Σ_j P[s, j] θ^(j+1)
-# (Hairer, Nørsett & Wanner, Solving ODEs I, II.6; the same constants as scipy's RK45).
-_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0)
-_A = (
-    (),
-    (1 / 5,),
-    (3 / 40, 9 / 40),
-    (44 / 45, -56 / 15, 32 / 9),
-    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
-    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
-)
-_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84)
-_E = (-71 / 57600, 0.0, 71 / 16695, -71 / 1920, 17253 / 339200, -22 / 525, 1 / 40)
-_P = np.array([
-    [1, -8048581381 / 2820520608, 8663915743 / 2820520608, -12715105075 / 11282082432],
-    [0, 0, 0, 0],
-    [0, 131558114200 / 32700410799, -68118460800 / 10900136933, 87487479700 / 32700410799],
-    [0, -1754552775 / 470086768, 14199869525 / 1410260304, -10690763975 / 1880347072],
-    [0, 127303824393 / 49829197408, -318862633887 / 49829197408, 701980252875 / 199316789632],
-    [0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
-    [0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
-])
+from .rk_methods import METHODS, combine
 
 OK = "ok"
 REASONS = ("nonfinite", "unbounded", "step_collapse", "max_steps", "timeout")
@@ -92,6 +71,7 @@ def integrate_ensemble(
     min_step: float | None = None,
     max_steps: int = 2_000_000,
     wall_time: float | None = None,
+    method: str = "dopri5",
 ) -> EnsembleSolution:
     """Integrate E members of one vector field and sample them every ``dt`` time units.
 
@@ -108,6 +88,7 @@ def integrate_ensemble(
         min_step: step size below which a member fails "step_collapse" (default 1e-9 dt).
         max_steps: accepted+rejected steps per member before it fails "max_steps".
         wall_time: seconds for the whole batch; members still running then fail "timeout".
+        method: "dopri5" or "dop853".
 
     Returns:
         EnsembleSolution with trajectories of shape (E, n_samples, C), dtype of y0.
@@ -116,6 +97,8 @@ def integrate_ensemble(
         raise ValueError(f"need dt > 0, n_samples >= 1, n_transient >= 0; got {dt}, {n_samples}, {n_transient}")
     if y0.ndim != 2:
         raise ValueError(f"y0 must have shape (E, C), got {tuple(y0.shape)}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     xp = _xp(y0)
     n_members, n_dim = y0.shape
     like = dict(dtype=y0.dtype, device=y0.device)
@@ -123,9 +106,8 @@ def integrate_ensemble(
     t_final = t0 + (n_grid - 1) * dt
     min_step = 1e-9 * dt if min_step is None else min_step
     bound_rows = xp.ones(n_dim, dtype=bool, device=y0.device) if bounded is None else xp.asarray(bounded, device=y0.device)
-    p_matrix = xp.asarray(_P, **like)
-    a_rows = [xp.asarray(row, **like) for row in _A[1:]]
-    b_row, e_row = xp.asarray(_B, **like), xp.asarray(_E, **like)
+    rk = METHODS[method](xp, like)
+    n_stages = rk.n_stages
 
     out = xp.full((n_members, n_samples, n_dim), float("nan"), **like)
     status = [OK] * n_members
@@ -149,25 +131,26 @@ def integrate_ensemble(
     while ids.shape[0] > 0:
         n_iter += 1
         h = xp.minimum(h, t_final - t)
-        ks = xp.empty((7,) + tuple(y.shape), **like)  # the stages, so combinations are one matmul
+        ks = xp.empty((n_stages + 1,) + tuple(y.shape), **like)  # stacked, the last is f(y_new)
         ks[0] = f
-        for s, (a_row, c) in enumerate(zip(a_rows, _C[1:]), start=1):
-            ks[s] = field(t + c * h, y + h * _combine(a_row, ks[:s]))
-        y_new = y + h * _combine(b_row, ks[:6])
-        ks[6] = f_new = field(t + h, y_new)
+        for s in range(1, n_stages):
+            ks[s] = field(t + rk.c[s] * h, y + h * combine(rk.a[s], ks[:s]))
+        y_new = y + h * combine(rk.b, ks[:n_stages])
+        ks[n_stages] = f_new = field(t + h, y_new)
         scale = atol + rtol * xp.maximum(xp.abs(y), xp.abs(y_new))
-        err = xp.sqrt(((h * _combine(e_row, ks) / scale) ** 2).mean(0))
+        err = rk.error(ks, h, scale)
         finite = xp.isfinite(err)
         accept = finite & (err <= 1.0)
 
-        _record_step(out, ids, k_next, t_next, y, t, h, ks, p_matrix, accept, t0, dt, n_transient, xp)
+        _record_step(out, ids, k_next, t_next, t, h, accept, t0, dt, n_transient, xp,
+                     lambda: rk.interpolant(field, t, y, y_new, h, ks))
         y = xp.where(accept, y_new, y)
         f = xp.where(accept, f_new, f)
         t = xp.where(accept, t + h, t)
         n_acc = n_acc + accept
         n_rej = n_rej + ~accept
-        # Standard controller: safety 0.9, exponent 1/5, growth in [0.2, 10], none after a rejection.
-        factor = xp.clip(0.9 * xp.where(finite, err, 1.0) ** -0.2, 0.2, 10.0)
+        # Standard controller: safety 0.9, exponent -1/(q+1), growth in [0.2, 10], none after a rejection.
+        factor = xp.clip(0.9 * xp.where(finite, err, 1.0) ** rk.error_exponent, 0.2, 10.0)
         h = h * xp.where(accept, factor, xp.clip(factor, 0.2, 1.0))
 
         faults = (
@@ -204,16 +187,6 @@ def integrate_ensemble(
     return EnsembleSolution(out, status, steps, rejected)
 
 
-def _combine(coeffs, ks):
-    """Σ_s coeffs[s] ks[s] for coeffs (S,) and stages ks (S, C, E) -> (C, E).
-
-    Elementwise products summed over the stage axis, not a matmul: BLAS may round differently
-    depending on the array's length, and a member's trajectory must not depend on how many
-    other members share its batch (rows are rebuilt exactly from their genealogy).
-    """
-    return (coeffs[:, None, None] * ks).sum(0)
-
-
 def _initial_step(y, f, rtol, atol, dt, xp):
     """A first step that changes y by about 1% of its tolerance-scaled size (Hairer's d0/d1)."""
     scale = atol + rtol * xp.abs(y)
@@ -230,21 +203,22 @@ def _record_initial(out, ids, k_next, y, n_transient):
         k_next += 1
 
 
-def _record_step(out, ids, k_next, t_next, y, t, h, ks, p_matrix, accept, t0, dt, n_transient, xp):
+def _record_step(out, ids, k_next, t_next, t, h, accept, t0, dt, n_transient, xp, make_interpolant):
     """Write every grid point passed by a step of the accepted members (dense output).
 
-    Members moved from t to t + h (both (E,)); ``ks`` are the 7 stages (7, C, E); ``t_next``
-    is the time of grid point ``k_next``. A step may pass several grid points, so loop until
-    none is left; ``k_next`` and ``t_next`` advance in place.
+    Members moved from t to t + h (both (E,)); ``t_next`` is the time of grid point ``k_next``.
+    ``make_interpolant()`` builds the step's dense output only when some grid point was passed.
+    A step may pass several grid points, so loop until none is left; ``k_next`` and
+    ``t_next`` advance in place.
     """
+    interpolate = None
     while True:
         hit = accept & (t_next <= t + h + 1e-9 * dt)
         if not bool(hit.any()):
             return
+        interpolate = interpolate or make_interpolant()
         theta = xp.clip((t_next[hit] - t[hit]) / h[hit], 0.0, 1.0)
-        powers = xp.stack([theta, theta**2, theta**3, theta**4])  # (4, n)
-        weights = (p_matrix[:, :, None] * powers[None]).sum(1)  # (7, n); elementwise, see _combine
-        values = y[:, hit] + h[hit] * (weights[:, None, :] * ks[:, :, hit]).sum(0)
+        values = interpolate(hit, theta)
         k_hit = k_next[hit]
         save = k_hit >= n_transient
         out[ids[hit][save], k_hit[save] - n_transient] = values.T[save]

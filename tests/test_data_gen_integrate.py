@@ -21,10 +21,11 @@ class Decay:
         return Decay(self.rates[keep])
 
 
-def test_dense_output_on_the_grid_matches_exact_solution():
+@pytest.mark.parametrize("method", ["dopri5", "dop853"])
+def test_dense_output_on_the_grid_matches_exact_solution(method):
     rates = np.array([0.5, 1.0, 2.0])  # members finish at different times and are compacted
     y0 = np.ones((3, 1))
-    sol = integrate_ensemble(Decay(rates), y0, dt=0.1, n_samples=50, n_transient=5, rtol=1e-10, atol=1e-12)
+    sol = integrate_ensemble(Decay(rates), y0, dt=0.1, n_samples=50, n_transient=5, rtol=1e-10, atol=1e-12, method=method)
     times = (5 + np.arange(50)) * 0.1
     exact = np.exp(-rates[:, None] * times)[..., None]
     assert sol.trajectories.shape == (3, 50, 1)
@@ -32,12 +33,13 @@ def test_dense_output_on_the_grid_matches_exact_solution():
     np.testing.assert_allclose(sol.trajectories, exact, rtol=1e-7, atol=1e-12)
 
 
-def test_lorenz_ensemble_matches_tight_reference():
+@pytest.mark.parametrize("method", ["dopri5", "dop853"])
+def test_lorenz_ensemble_matches_tight_reference(method):
     lorenz = get_founder("Lorenz")
     rng = np.random.default_rng(0)
     y0 = np.asarray(lorenz.ic) + rng.standard_normal((4, 3))
     dt, n = lorenz.period / 50, 100  # about 2 periods, 2.7 Lyapunov times
-    sol = integrate_ensemble(lorenz.vector_field(), y0, dt, n, rtol=1e-10, atol=1e-12)
+    sol = integrate_ensemble(lorenz.vector_field(), y0, dt, n, rtol=1e-10, atol=1e-12, method=method)
     system = lorenz.system()
     rhs = lambda t, y: np.asarray(system.rhs(y, t))
     for i in range(4):
@@ -95,11 +97,14 @@ def test_step_collapse_max_steps_and_timeout():
 def test_rejects_bad_arguments():
     with pytest.raises(ValueError, match="shape"):
         integrate_ensemble(Mixed(), np.ones(3), 0.1, 5)
+    with pytest.raises(ValueError, match="method"):
+        integrate_ensemble(Mixed(), np.ones((1, 3)), 0.1, 5, method="euler")
     with pytest.raises(ValueError, match="dt > 0"):
         integrate_ensemble(Mixed(), np.ones((1, 3)), 0.0, 5)
 
 
-def test_torch_backend_matches_numpy():
+@pytest.mark.parametrize("method", ["dopri5", "dop853"])
+def test_torch_backend_matches_numpy(method):
     torch = pytest.importorskip("torch")
     lorenz = get_founder("Lorenz")
 
@@ -108,8 +113,8 @@ def test_torch_backend_matches_numpy():
         return torch.stack([10 * (yy - x), 28 * x - x * z - yy, x * yy - 2.667 * z])
 
     y0 = np.asarray(lorenz.ic)[None] + np.array([[0.0, 0, 0], [1.0, 0, 0]])
-    ref = integrate_ensemble(lorenz.vector_field(), y0, 0.01, 100, rtol=1e-9, atol=1e-11)
-    got = integrate_ensemble(lorenz_torch, torch.tensor(y0), 0.01, 100, rtol=1e-9, atol=1e-11)
+    ref = integrate_ensemble(lorenz.vector_field(), y0, 0.01, 100, rtol=1e-9, atol=1e-11, method=method)
+    got = integrate_ensemble(lorenz_torch, torch.tensor(y0), 0.01, 100, rtol=1e-9, atol=1e-11, method=method)
     assert got.status == ref.status == ["ok", "ok"]
     np.testing.assert_allclose(got.trajectories.numpy(), ref.trajectories, rtol=1e-9, atol=1e-9)
 
