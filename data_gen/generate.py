@@ -180,8 +180,13 @@ def generate(run: RunConfig, workers: int = 1, shard_index: int | None = None, p
     todo = [s for s in shards if not shard_complete(run.out, run.split, s, run.shards)]
     bar = tqdm(total=len(todo), desc=f"{run.split} shards", disable=not progress)
     with _pool(min(workers, max(1, len(todo)))) as pool:
-        jobs = [(run, s, screening) for s in todo]
-        for manifest in (pool.imap_unordered(_shard_job, jobs) if pool else map(_shard_job, jobs)):
+        if pool is not None:
+            done = pool.imap_unordered(_shard_job, [(run, s, screening) for s in todo])
+        else:  # in-process: also show every candidate as it is screened
+            candidates = tqdm(desc="candidates", unit="cand", disable=not progress, leave=False)
+            on_candidate = lambda _, reason: candidates.update(1) or candidates.set_postfix(last=reason or "accepted")
+            done = (run_shard(run, s, screening, on_candidate) for s in todo)
+        for manifest in done:
             bar.update(1)
             bar.set_postfix(shard=manifest["shard_index"], accepted=manifest["counts"]["evolved_systems"])
     bar.close()
