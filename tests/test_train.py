@@ -277,3 +277,32 @@ def test_two_cpu_processes_see_disjoint_data(corpus, tmp_path):
         assert [json.loads(line)["batch_index"] for line in lines] == list(range(6))
         seen.append({key for line in lines for key in json.loads(line)["keys"]})
     assert seen[0] and seen[1] and not seen[0] & seen[1]
+
+
+def test_configs_load_and_panda20m_is_panda_sized():
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    for name in ("tiny", "mini", "panda20m", "finetune"):
+        load_config(ROOT / "scripts" / "configs" / f"{name}.yaml")
+    for name in ("1gpu", "8gpu_ddp", "multinode", "fsdp"):
+        load_config_from_file(str(ROOT / "scripts" / "configs" / f"accelerate_{name}.yaml"))
+    with torch.device("meta"):  # counts parameters without allocating them
+        model = PandaLiteModel(PandaLiteConfig(**load_config(ROOT / "scripts/configs/panda20m.yaml").model))
+    assert 19e6 < sum(p.numel() for p in model.parameters()) < 23e6
+
+
+def test_device_packing_fits_the_return_limits(tmp_path, monkeypatch):
+    from scripts.device import pack_checkpoint
+
+    model = tiny_model()
+    model.save_pretrained(tmp_path / "model")
+    (tmp_path / "model" / "README.md").write_text("card")
+    small = pack_checkpoint.pack(tmp_path / "model", tmp_path / "small")
+    assert {p.name for p in small} == {"config.json", "model.safetensors", "README.md"}
+    monkeypatch.setattr(pack_checkpoint, "FILE_LIMIT", 8_000)  # force the bf16 shard path
+    packed = pack_checkpoint.pack(tmp_path / "model", tmp_path / "large")
+    assert len(packed) <= 8 and all(p.stat().st_size <= 16 * 1024**2 for p in packed)
+    assert any(p.name == "model.safetensors.index.json" for p in packed)
+    reloaded = PandaLiteModel.from_pretrained(tmp_path / "large", dtype=torch.float32)
+    x = torch.randn(2, 64, 3)
+    assert torch.allclose(reloaded(x).prediction, model(x).prediction, atol=0.1, rtol=0.05)

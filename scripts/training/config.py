@@ -18,6 +18,7 @@ import yaml
 
 OBJECTIVES = ("forecast", "mlm")
 MIXED_PRECISION = ("no", "bf16", "fp16")
+SDPA_BACKENDS = ("math", "flash", "efficient", "cudnn")  # see objectives.attention_kernel
 
 
 @dataclass
@@ -67,6 +68,7 @@ class TrainConfig:
     max_minutes: float | None = None  # stop (and export) after this wall time, whatever the step
     mixed_precision: str = "no"  # "no", "bf16" (CPU or GPU) or "fp16" (GPU only)
     compile: bool = False  # torch.compile the forward pass
+    sdpa_backend: str | None = None  # force an attention kernel (SDPA_BACKENDS); None lets torch choose
     num_threads: int | None = None  # torch intra-op threads per process (CPU)
     log_every: int = 10
     eval_every: int = 100
@@ -95,6 +97,8 @@ def validate(config: TrainConfig) -> None:
            f"must be one of {MIXED_PRECISION}, got {config.mixed_precision!r}")
     _check(config.objective == "forecast" or config.rollout_steps == 1, "rollout_steps",
            "rollout applies to the forecast objective only; set rollout_steps=1 with objective=mlm")
+    _check(config.sdpa_backend is None or config.sdpa_backend in SDPA_BACKENDS, "sdpa_backend",
+           f"must be one of {SDPA_BACKENDS} or null, got {config.sdpa_backend!r}")
     _check(config.max_minutes is None or config.max_minutes > 0, "max_minutes", "must be > 0 or null")
     _check(config.num_threads is None or config.num_threads > 0, "num_threads", "must be > 0 or null")
     _check(config.early_stopping_patience is None or config.early_stopping_patience > 0,

@@ -32,7 +32,7 @@ from panda_lite.pipeline import resolve_checkpoint
 from .card import render_card
 from .checkpoint import latest_checkpoint, replace_folder, save_checkpoint, write_json
 from .config import TrainConfig, flatten, to_dict
-from .objectives import objective_loss
+from .objectives import attention_kernel, objective_loss
 from .windows import BatchStream, RunData
 
 MASK_STREAM = 2  # seed stream of masked-patch draws (windows use 0 and 1)
@@ -151,7 +151,8 @@ class Trainer:
     def validate(self) -> float:
         """Mean loss over the fixed validation batches of all processes (no augmentation)."""
         self.model.eval()
-        losses = torch.stack([self._loss(batch, self.model).float() for batch in self.validation_batches])
+        with attention_kernel(self.config.sdpa_backend):
+            losses = torch.stack([self._loss(batch, self.model).float() for batch in self.validation_batches])
         self.model.train()
         return self.accelerator.reduce(losses.mean(), reduction="mean").item()
 
@@ -200,7 +201,7 @@ class Trainer:
             batch = self._to_device(batch)
             if config.data.log_samples:
                 self._log_samples(batch)
-            with accelerator.accumulate(self.model):
+            with accelerator.accumulate(self.model), attention_kernel(config.sdpa_backend):
                 loss = self._loss(batch, self.forward)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and config.optim.max_grad_norm > 0:
@@ -227,10 +228,14 @@ class Trainer:
                 accelerator.log(metrics, step=progress.step)
                 bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{metrics['train/lr']:.2e}",
                                 samples_s=f"{samples_per_s:.1f}")
+                if accelerator.is_main_process:  # a plain line too, for logs that are not terminals
+                    bar.write(f"step {progress.step}: loss {last_loss:.4f}, lr {metrics['train/lr']:.3e}, "
+                              f"{samples_per_s:.1f} samples/s, {metrics['train/patches_per_s']:.0f} patches/s")
                 window_start, window_loss, window_batches, window_samples = time.perf_counter(), 0.0, 0, 0
+                stop = self._out_of_time(started)  # checked at log steps: it synchronises processes
             if progress.step % config.eval_every == 0:
-                stop = self._record_validation(self.validate())
-            stop = stop or self._out_of_time(started) or progress.step >= config.max_steps
+                stop = self._record_validation(self.validate()) or stop
+            stop = stop or progress.step >= config.max_steps
             if stop or progress.step % config.save_every == 0:
                 progress.seconds += time.perf_counter() - started
                 started = time.perf_counter()

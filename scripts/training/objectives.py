@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from panda_lite import PandaLiteModel
+
+SDPA_KERNELS = {"math": SDPBackend.MATH, "flash": SDPBackend.FLASH_ATTENTION,
+                "efficient": SDPBackend.EFFICIENT_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
+
+
+def attention_kernel(name: str | None):
+    """Context that forces one scaled-dot-product-attention kernel (None: torch's choice).
+
+    Why: on CPU with bf16, torch's default flash kernel is slow for the very short channel
+    attention sequences (a few channels); the math kernel is faster there."""
+    return nullcontext() if name is None else sdpa_kernel(SDPA_KERNELS[name])
 
 
 def rollout_loss(model: PandaLiteModel, past_values: torch.Tensor, future_values: torch.Tensor,
@@ -26,7 +40,7 @@ def rollout_loss(model: PandaLiteModel, past_values: torch.Tensor, future_values
     Returns:
         scalar loss (config.loss: mse, mae or huber).
     """
-    forward = forward or model
+    forward = model if forward is None else forward
     horizon, context_length = model.config.prediction_length, past_values.shape[1]
     expected = (past_values.shape[0], steps * horizon, past_values.shape[2])
     if tuple(future_values.shape) != expected:

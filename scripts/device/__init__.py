@@ -1,0 +1,1 @@
+"""Prepared GPU-machine scripts: install, train for fixed minutes, return the checkpoint."""
