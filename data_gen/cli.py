@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=1e-7)
     p.add_argument("--atol", type=float, default=1e-9)
     p.add_argument("--wall-time", type=float, default=60.0, help="seconds per integration batch before it is rejected")
-    p.add_argument("--founders", default=None, help="comma-separated subset of founders (small runs)")
+    p.add_argument("--founders", default=None, help="comma-separated subset of founders (small runs); names outside the split are ignored")
     p.add_argument("--no-progress", action="store_true")
     return p
 

@@ -1,6 +1,6 @@
 """Evolution: mutate and recombine survivors, keep the candidates that pass the attractor tests.
 
-Randomness: every draw comes from ``rng_for(seed, shard, *key)``, a numpy SeedSequence keyed
+Randomness: every draw comes from ``rng_for(seed, shard, purpose, *index)``, a numpy SeedSequence keyed
 by the shard and the candidate's (generation, attempt) or the system's index, never by
 process order, so a shard's result does not depend on how many workers ran it.
 """

@@ -26,7 +26,7 @@ from .attractor_tests import config_dict
 from .corpus import shard_complete, shard_paths, system_rows, write_json, write_shard
 from .evolve import FOUNDER_TRAJECTORIES, SYSTEM_TRAJECTORIES, EvolveConfig, Survivor, evolve, rng_for, sample_ppp, sample_trajectories, screen_founder
 from .founders import HELD_OUT_FOUNDERS, founder_names, founder_table
-from .systems import founders_of, period, short_hash
+from .systems import period, short_hash
 
 DEFAULT_SYSTEMS_PER_SHARD = 16
 

@@ -8,8 +8,6 @@ many other members share its batch (rows are rebuilt exactly from their genealog
 
 from __future__ import annotations
 
-import numpy as np
-
 
 def combine(coeffs, ks):
     """Σ_s coeffs[s] ks[s] for coeffs (S,) and stages ks (S, C, E) -> (C, E)."""
