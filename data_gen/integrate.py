@@ -149,12 +149,15 @@ def integrate_ensemble(
         t = xp.where(accept, t + h, t)
         n_acc = n_acc + accept
         n_rej = n_rej + ~accept
-        # Standard controller: safety 0.9, exponent -1/(q+1), growth in [0.2, 10], none after a rejection.
+        # Standard controller: safety 0.9, exponent -1/(q+1), growth in [0.2, 10], none after a
+        # rejection. A non-finite trial step (e.g. a stage evaluated outside the rhs's domain)
+        # is rejected with the largest cut; only a non-finite accepted state is a fault.
         factor = xp.clip(0.9 * xp.where(finite, err, 1.0) ** rk.error_exponent, 0.2, 10.0)
+        factor = xp.where(finite, factor, 0.2)
         h = h * xp.where(accept, factor, xp.clip(factor, 0.2, 1.0))
 
         faults = (
-            ("nonfinite", ~finite),
+            ("nonfinite", ~xp.isfinite(f).all(0)),
             ("unbounded", accept & (xp.abs(y[bound_rows]) > max_abs).any(0)),
             ("step_collapse", (h < min_step) & (t < t_final)),
             ("max_steps", n_acc + n_rej >= max_steps),

@@ -143,3 +143,10 @@ def test_member_result_does_not_depend_on_its_batch():
     for i in (0, 3):
         alone = integrate_ensemble(lorenz.vector_field(), y0[i:i + 1], 0.02, 200, rtol=1e-7, atol=1e-9)
         np.testing.assert_array_equal(together.trajectories[i], alone.trajectories[0])
+
+
+def test_nonfinite_trial_stage_is_a_rejection_not_a_fault():
+    # WindmiReduced has p ** (5/4): a large first trial step overshoots to p < 0 and gives NaN.
+    windmi = get_founder("WindmiReduced")
+    sol = integrate_ensemble(windmi.vector_field(), np.asarray(windmi.ic)[None], windmi.period / 128, 256, rtol=1e-7, atol=1e-9)
+    assert sol.status == ["ok"] and sol.n_rejected[0] > 0
