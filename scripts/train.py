@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> dict:
     accelerator = make_accelerator(config)
     model = build_model(config)
     horizon = 0 if config.objective == "mlm" else model.config.prediction_length * config.rollout_steps
-    data = corpus_run_data(config, model.config.context_length, horizon, accelerator.process_index,
-                           accelerator.num_processes)
+    with accelerator.main_process_first():  # one process builds each shard's Arrow cache, the rest reuse it
+        data = corpus_run_data(config, model.config.context_length, horizon, accelerator.process_index,
+                               accelerator.num_processes)
     trainer = Trainer(config, accelerator, model, data)
     if args.resume:
         trainer.resume()

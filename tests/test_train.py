@@ -106,7 +106,7 @@ def test_validation_split_holds_out_whole_systems(corpus):
 def test_store_skips_short_and_narrow_trajectories(corpus):
     with pytest.raises(ValueError, match="no training trajectories"):
         TrajectoryStore(corpus / "train", False, 0.0, min_length=10_000, min_channels=3)
-    with pytest.raises(ValueError, match="no corpus shards"):
+    with pytest.raises(ValueError, match="no complete corpus shards"):
         TrajectoryStore(corpus / "missing", False, 0.0, 80, 3)
 
 
@@ -306,3 +306,24 @@ def test_device_packing_fits_the_return_limits(tmp_path, monkeypatch):
     reloaded = PandaLiteModel.from_pretrained(tmp_path / "large", dtype=torch.float32)
     x = torch.randn(2, 64, 3)
     assert torch.allclose(reloaded(x).prediction, model(x).prediction, atol=0.1, rtol=0.05)
+
+
+def test_shards_without_manifest_are_incomplete_and_skipped(corpus, tmp_path):
+    import shutil
+
+    shutil.copytree(corpus / "train", tmp_path / "train")
+    (tmp_path / "train" / "manifest-00001-of-00002.json").unlink()  # shard 1 "still being written"
+    keys = TrajectoryStore(tmp_path / "train", False, 0.0, 80, 3).keys
+    assert keys and all(k.startswith("shard-00000-of-00002:") for k in keys)
+
+
+def test_loader_workers_keep_batch_order(corpus):
+    from torch.utils.data import DataLoader
+
+    from scripts.training.windows import BatchStream
+
+    sampler = WindowSampler(TrajectoryStore(corpus / "train", False, 0.0, 80, 3), 64, 16, 3, Augmentations(), seed=0)
+    loader = DataLoader(BatchStream(sampler, 4, start=10), batch_size=None, num_workers=2)
+    batches = [b for _, b in zip(range(5), loader)]
+    assert [b["batch_index"] for b in batches] == [10, 11, 12, 13, 14]
+    assert all(torch.equal(b["past_values"], sampler.batch(b["batch_index"], 4)["past_values"]) for b in batches)

@@ -123,9 +123,7 @@ def validate(config: TrainConfig) -> None:
 
 
 def _type_ok(value: Any, annotation: Any) -> bool:
-    """Whether a YAML-parsed value fits a field annotation (ints are accepted as floats)."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, vars(typing), {})  # `from __future__ import annotations`
+    """Whether a YAML-parsed value fits a (resolved) field annotation; ints pass as floats."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         return any(_type_ok(value, a) for a in typing.get_args(annotation))

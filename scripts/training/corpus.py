@@ -30,11 +30,15 @@ datasets.disable_progress_bars()
 
 
 def list_shards(split_dir: str | Path) -> list[Path]:
-    """The `shard-*.parquet` files of one split folder, in name order."""
+    """The complete `shard-*.parquet` files of one split folder, in name order.
+
+    data_gen writes a shard's manifest after the shard, so a shard without its manifest is
+    still being written (or its writer died) and is left out."""
     split_dir = Path(split_dir)
-    shards = sorted(split_dir.glob("shard-*.parquet"))
+    shards = sorted(p for p in split_dir.glob("shard-*.parquet")
+                    if (split_dir / p.name.replace("shard-", "manifest-").replace(".parquet", ".json")).is_file())
     if not shards:
-        raise ValueError(f"no corpus shards (shard-*.parquet) in {split_dir}; "
+        raise ValueError(f"no complete corpus shards (shard-*.parquet with its manifest-*.json) in {split_dir}; "
                          "expected a data_gen corpus root with a train/ folder")
     return shards
 

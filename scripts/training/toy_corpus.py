@@ -1,4 +1,5 @@
-"""A small corpus in the exact data_gen format, from cheap analytic and ODE systems.
+"""A small corpus in the exact data_gen format (its schema and shard names), from cheap
+analytic and ODE systems.
 
 For tests, smoke runs and benchmarks that must not depend on data_gen: sums of sines,
 Lorenz and Rossler flows with perturbed parameters, integrated with scipy. Usage:
@@ -16,25 +17,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from datasets import Dataset, Features, Sequence, Value
+from datasets import Dataset
 from scipy.integrate import solve_ivp
 
-FEATURES = Features({
-    "system_id": Value("string"),
-    "founders": Sequence(Value("string")),
-    "generation": Value("int32"),
-    "genealogy": Value("string"),
-    "equations": Value("string"),
-    "parameters": Value("string"),
-    "dimension": Value("int32"),
-    "dt": Value("float64"),
-    "points_per_period": Value("float64"),
-    "lyapunov_max": Value("float64"),
-    "test_scores": Value("string"),
-    "seed": Value("int64"),
-    "ic_index": Value("int32"),
-    "trajectory": Sequence(Sequence(Value("float32"))),
-})
+from data_gen.corpus import features, shard_paths
+
 
 
 def lorenz(t, state, sigma, rho, beta):
@@ -96,21 +83,21 @@ def make_row(system: str, index: int, rng: np.random.Generator, length: int) -> 
     }
 
 
-def write_split(folder: Path, rows: list[dict], num_shards: int) -> None:
-    """Writes rows as `shard-{i:05d}-of-{n:05d}.parquet` + manifest JSON, each atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_split(root: Path, split: str, rows: list[dict], num_shards: int) -> None:
+    """Writes rows as data_gen shards of `root/split` (Parquet, then its manifest), atomically."""
+    (root / split).mkdir(parents=True, exist_ok=True)
     for shard, part in enumerate(np.array_split(np.arange(len(rows)), num_shards)):
-        name = f"{shard:05d}-of-{num_shards:05d}"
-        dataset = Dataset.from_list([rows[i] for i in part], features=FEATURES)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".parquet")
+        parquet, manifest = shard_paths(root, split, shard, num_shards)
+        dataset = Dataset.from_list([rows[i] for i in part], features=features())
+        fd, tmp = tempfile.mkstemp(dir=parquet.parent, prefix=".tmp-", suffix=".parquet")
         os.close(fd)
         dataset.to_parquet(tmp)
-        os.replace(tmp, folder / f"shard-{name}.parquet")
-        manifest = {"seed": None, "package_version": "toy", "counts": {"rows": len(part)}, "rejections": {}}
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        os.replace(tmp, parquet)
+        counts = {"seed": None, "package_version": "toy", "counts": {"rows": len(part)}, "rejections": {}}
+        fd, tmp = tempfile.mkstemp(dir=manifest.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w") as f:
-            json.dump(manifest, f)
-        os.replace(tmp, folder / f"manifest-{name}.json")
+            json.dump(counts, f)
+        os.replace(tmp, manifest)
 
 
 def write_toy_corpus(root: str | Path, systems_per_family: int = 4, num_shards: int = 2,
@@ -124,7 +111,7 @@ def write_toy_corpus(root: str | Path, systems_per_family: int = 4, num_shards: 
     for split, rows in (("train", train), ("test", test)):
         if (root / split).exists():
             shutil.rmtree(root / split)
-        write_split(root / split, rows, num_shards)
+        write_split(root, split, rows, num_shards)
     return root
 
 
