@@ -188,7 +188,8 @@ class Trainer:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         accelerator.init_trackers("panda_lite", config=flatten(to_dict(config)))
         stream = BatchStream(self.data.train, config.batch_size, start=progress.step * accum)
-        loader = DataLoader(stream, batch_size=None, num_workers=config.data.num_workers)
+        loader = DataLoader(stream, batch_size=None, num_workers=config.data.num_workers,
+                            pin_memory=accelerator.device.type == "cuda")  # async host-to-GPU copies
         bar = tqdm(total=config.max_steps, initial=progress.step, disable=not accelerator.is_local_main_process,
                    desc="train", dynamic_ncols=True)
         num_patches = self.unwrapped.config.num_patches

@@ -70,31 +70,37 @@ class WindowSampler:
     def window_length(self) -> int:
         return self.context_length + self.future_length
 
+    def _augmentation(self, rng: np.random.Generator) -> str | None:
+        """The sample's augmentation ("delay", "convex", "affine") or None, at most one each."""
+        aug, draw = self.augmentations, rng.random()
+        for name, probability in (("delay", aug.p_delay_embedding), ("convex", aug.p_convex), ("affine", aug.p_affine)):
+            if draw < probability:
+                return name
+            draw -= probability
+        return None
+
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         """One window (context + future, C') as float32 and the key of its series."""
         index = int(rng.integers(len(self.store)))
-        series = self.store.array(index)
-        length, (steps, channels) = self.window_length, series.shape
-        k, aug = self.num_channels, self.augmentations
-        draw = rng.random()
-        if k is not None and draw < aug.p_delay_embedding and k > 1:
-            # Longest lag that still fits the delayed copies before the window.
-            lag = min(int(rng.integers(1, aug.max_delay + 1)), (steps - length) // (k - 1))
+        series, key = self.store.array(index), self.store.keys[index]
+        length, k, (steps, channels) = self.window_length, self.num_channels, series.shape
+        augmentation = self._augmentation(rng)
+        if augmentation == "delay" and k is not None and k > 1:
+            # The lag is capped so the delayed copies fit before the window; none fit -> no augmentation.
+            lag = min(int(rng.integers(1, self.augmentations.max_delay + 1)), (steps - length) // (k - 1))
             if lag >= 1:
                 start = int(rng.integers((k - 1) * lag, steps - length + 1))
                 coordinate = int(rng.integers(channels))
-                window = delay_embedding(standardise(series), start, length, coordinate, lag, k)
-                return window, self.store.keys[index]
+                return delay_embedding(standardise(series), start, length, coordinate, lag, k), key
         start = int(rng.integers(steps - length + 1))
         window = standardise(series[start : start + length], reference=series)
         if k is None:
-            return window, self.store.keys[index]
-        draw -= aug.p_delay_embedding
-        if 0 <= draw < aug.p_convex:
-            return standardise(convex_mix(rng, window, k)), self.store.keys[index]
-        if 0 <= draw - aug.p_convex < aug.p_affine:
-            return standardise(affine_mix(rng, window, k)), self.store.keys[index]
-        return choose_channels(rng, window, k), self.store.keys[index]
+            return window, key
+        if augmentation == "convex":
+            return standardise(convex_mix(rng, window, k)), key
+        if augmentation == "affine":
+            return standardise(affine_mix(rng, window, k)), key
+        return choose_channels(rng, window, k), key
 
     def batch(self, batch_index: int, batch_size: int) -> dict:
         """Batch number `batch_index`: past (B, context, C) and future (B, future, C) float32
