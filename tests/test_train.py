@@ -327,3 +327,37 @@ def test_loader_workers_keep_batch_order(corpus):
     batches = [b for _, b in zip(range(5), loader)]
     assert [b["batch_index"] for b in batches] == [10, 11, 12, 13, 14]
     assert all(torch.equal(b["past_values"], sampler.batch(b["batch_index"], 4)["past_values"]) for b in batches)
+
+
+def test_fp16_without_gpu_is_a_clear_error():
+    from scripts.training.loop import make_accelerator
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ValueError, match="fp16 needs a GPU"):
+        make_accelerator(load_config(TINY, ["mixed_precision=fp16"]))
+
+
+def test_time_limit_stops_checkpoints_and_exports(corpus, tmp_path):
+    summary = run_train(corpus, tmp_path, "max_steps=100000", "max_minutes=0.000001", "log_every=2")
+    assert summary["steps"] == 2  # the limit is checked at log steps
+    assert latest_checkpoint(tmp_path / "checkpoints").name == "checkpoint-2"
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+def test_early_stopping_keeps_the_best_weights(corpus, tmp_path):
+    from scripts.training.corpus import corpus_run_data
+    from scripts.training.loop import Trainer, make_accelerator
+
+    config = load_config(TINY, [f"data.corpus={corpus}", f"output_dir={tmp_path}", "early_stopping_patience=2",
+                                "tracker=none"])
+    accelerator = make_accelerator(config)
+    model = build_model(config)
+    trainer = Trainer(config, accelerator, model, corpus_run_data(config, 64, 16, 0, 1))
+    assert trainer._record_validation(1.0) is False
+    best = {k: v.clone() for k, v in trainer.unwrapped.state_dict().items()}
+    with torch.no_grad():
+        trainer.unwrapped.head.projection.weight.add_(1.0)  # later weights differ from the best
+    assert trainer._record_validation(1.5) is False
+    assert trainer._record_validation(1.2) is True  # 2 validations without improvement
+    assert all(torch.equal(trainer.best_state[k], v) for k, v in best.items())
