@@ -30,7 +30,7 @@ if __package__ in (None, ""):
 
 from scripts.training.config import load_config
 from scripts.training.corpus import corpus_run_data
-from scripts.training.loop import build_model
+from scripts.training.loop import build_model, configure_torch
 from scripts.training.objectives import attention_kernel, objective_loss
 from scripts.training.toy_corpus import write_toy_corpus
 
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=sorted(DTYPES))
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    configure_torch(args.threads)  # as the training loop does (threads, subnormals flushed)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(args.config, [*args.overrides, f"data.corpus={tmp}", "data.validation_fraction=0.1"])
