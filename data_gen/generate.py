@@ -4,7 +4,7 @@ Work splits into shards that depend only on (seed, shard index, configuration): 
 one machine run disjoint shards from a pool, nodes run disjoint ``shard_index`` values (one per
 rank or array task). Finished shards are skipped, so a killed run resumes where it stopped.
 Founder screening (generation 0) is the same for every shard; it is computed once and cached
-in ``DIR/{split}/founders-{hash}.json``.
+in ``DIR/{split}/.cache/founders-{hash}.json`` (beside, not among, the shards).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def founder_survivors(run: RunConfig, workers: int = 1, progress: bool = True) -
     "cpu_seconds": float}."""
     names = founder_names(run.split, run.founders)
     key = {"names": names, "evolve": dataclasses.asdict(run.evolve), "version": __version__}
-    path = Path(run.out) / run.split / f"founders-{short_hash(key, 10)}.json"
+    path = Path(run.out) / run.split / ".cache" / f"founders-{short_hash(key, 10)}.json"
     if path.exists():
         return json.loads(path.read_text())
     jobs = [(n, run.evolve) for n in names]
