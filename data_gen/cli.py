@@ -20,6 +20,7 @@ from .attractor_tests import TestConfig
 from .evolve import EvolveConfig
 from .founders import SPLITS
 from .generate import DEFAULT_SYSTEMS_PER_SHARD, RunConfig, generate
+from .rk_methods import METHODS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mutation-sigma", type=float, default=0.25)
     p.add_argument("--skew-fraction", type=float, default=0.5)
     p.add_argument("--max-per-founder", type=int, default=8, help="accepted descendants per founder and shard")
+    p.add_argument("--method", choices=sorted(METHODS), default="dopri5", help="embedded Runge-Kutta pair")
     p.add_argument("--rtol", type=float, default=1e-7)
     p.add_argument("--atol", type=float, default=1e-9)
     p.add_argument("--wall-time", type=float, default=60.0, help="seconds per integration batch before it is rejected")
@@ -59,7 +61,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     evolve = EvolveConfig(
         generations=args.generations, mutation_sigma=args.mutation_sigma, skew_fraction=args.skew_fraction,
         max_per_founder=args.max_per_founder, ppp_range=(ppp[0], ppp[-1]), n_points=args.length,
-        transient_fraction=args.transient_fraction, num_ics=args.num_ics, rtol=args.rtol, atol=args.atol,
+        transient_fraction=args.transient_fraction, num_ics=args.num_ics, method=args.method, rtol=args.rtol, atol=args.atol,
         wall_time=args.wall_time, tests=TestConfig(),
     )
     founders = tuple(n.strip() for n in args.founders.split(",")) if args.founders else None

@@ -33,6 +33,7 @@ class EvolveConfig:
     n_points: int = 4096  # saved samples per trajectory
     transient_fraction: float = 0.25  # extra samples integrated first and dropped (x n_points)
     num_ics: int = 8  # trajectories per accepted system
+    method: str = "dopri5"  # integrator: "dopri5" or "dop853"
     rtol: float = 1e-7
     atol: float = 1e-9
     wall_time: float = 60.0  # seconds per integration batch
@@ -168,7 +169,7 @@ def integrate_system(spec: dict, y0: np.ndarray, ppp: float, n_transient: int, c
     return integrate_ensemble(
         build_field(spec), np.atleast_2d(np.asarray(y0, dtype=np.float64)), dt, cfg.n_points,
         n_transient=n_transient, rtol=cfg.rtol, atol=cfg.atol, max_abs=cfg.tests.max_abs,
-        bounded=bounded_mask(spec), wall_time=cfg.wall_time,
+        bounded=bounded_mask(spec), wall_time=cfg.wall_time, method=cfg.method,
     )
 
 

@@ -100,7 +100,7 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
     def add(survivor: Survivor, ppp: float, rng) -> None:
         trajs, ics, status = sample_trajectories(survivor, ppp, rng, cfg)
         trajectory_failures.update(s for s in status if s != "ok")
-        integration = {"rtol": cfg.rtol, "atol": cfg.atol, "n_transient": 0, "method": "dopri5"}
+        integration = {"rtol": cfg.rtol, "atol": cfg.atol, "n_transient": 0, "method": cfg.method}
         rows.extend(system_rows(survivor.candidate.genealogy(), trajs, ics, period(survivor.candidate.spec) / ppp,
                                 ppp, survivor.lyapunov, survivor.scores, run.seed, integration))
 

@@ -11,6 +11,7 @@ from data_gen.corpus import load_split, shard_paths
 from data_gen.evolve import EvolveConfig, integrate_system
 from data_gen.founders import HELD_OUT_FOUNDERS
 from data_gen.generate import RunConfig, _check_split, generate
+from data_gen.systems import observe
 
 # Two training founders and two held-out ones: small enough for seconds, big enough for skews.
 FOUNDERS = ("Chen", "SprottB", "Lorenz", "Rossler")
@@ -98,10 +99,8 @@ def test_row_rebuilds_exactly_from_its_genealogy(corpus):
     row = load_split(out, "train")[-1]
     genealogy = json.loads(row["genealogy"])
     integration = genealogy["integration"]
-    cfg = EvolveConfig(n_points=512, rtol=integration["rtol"], atol=integration["atol"])
+    cfg = EvolveConfig(n_points=512, method=integration["method"], rtol=integration["rtol"], atol=integration["atol"])
     sol = integrate_system(genealogy["spec"], np.asarray(genealogy["initial_condition"]), row["points_per_period"], 0, cfg)
-    from data_gen.systems import observe
-
     rebuilt = observe(genealogy["spec"], sol.trajectories[0]).astype(np.float32)
     np.testing.assert_array_equal(rebuilt, np.asarray(row["trajectory"], np.float32))
 
