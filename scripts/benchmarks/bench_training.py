@@ -8,8 +8,9 @@ objective's forward, backward, gradient clipping and an AdamW step, on batches d
 real window sampler from a toy corpus (sampling time is reported separately; the loop's
 DataLoader workers overlap it with compute). FLOPs per sample are counted with
 `torch.utils.flop_counter.FlopCounterMode` on one forward + backward; the peak is the best
-of large square `torch.mm` in the same dtype, measured before and after the timed steps.
-Prints a Markdown table.
+of large square `torch.mm` in the same dtype, sampled every few timed steps and after them
+(on a shared machine a single sample can catch another process on a core). Prints a
+Markdown table.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from scripts.training.objectives import attention_kernel, objective_loss
 from scripts.training.toy_corpus import write_toy_corpus
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+PEAK_EVERY = 5  # timed steps between matmul-peak samples
 
 
-def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
+def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 3) -> float:
     """Best FLOP/s of `size`-square matrix products in `dtype` (2 size^3 FLOPs each)."""
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=generator).to(dtype)
@@ -82,11 +84,12 @@ def measure(config, batches: list[dict], precision: str, steps: int, warmup: int
     model = build_model(config).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.learning_rate)
     autocast_dtype = None if precision == "fp32" else DTYPES[precision]
-    peak = matmul_peak(DTYPES[precision])
     for i in range(warmup):
         train_step(model, optimizer, batches[i % len(batches)], config, autocast_dtype)
-    times = []
+    times, peak = [], 0.0
     for i in range(steps):
+        if i % PEAK_EVERY == 0:  # sample the peak throughout: another process may hold a core for a while
+            peak = max(peak, matmul_peak(DTYPES[precision]))
         start = time.perf_counter()
         train_step(model, optimizer, batches[i % len(batches)], config, autocast_dtype)
         times.append(time.perf_counter() - start)
@@ -95,7 +98,7 @@ def measure(config, batches: list[dict], precision: str, steps: int, warmup: int
     best, median = min(times), statistics.median(times)
     batch = batches[0]["past_values"]
     flops = flops_per_step(model, batches[0], config, autocast_dtype)
-    peak = max(peak, matmul_peak(DTYPES[precision]))  # best of before and after the steps
+    peak = max(peak, matmul_peak(DTYPES[precision]))
     return {
         "precision": precision,
         "best_ms": 1e3 * best,
