@@ -172,6 +172,7 @@ class Trainer:
         """Logs a validation loss, keeps the best weights when early stopping; returns True to stop."""
         progress, patience = self.progress, self.config.early_stopping_patience
         self.accelerator.log({"validation/loss": loss}, step=progress.step)
+        self.accelerator.print(f"step {progress.step}: validation loss {loss:.4f}")
         if loss < progress.best_validation:
             progress.best_validation, progress.evals_without_improvement = loss, 0
             if patience is not None:
