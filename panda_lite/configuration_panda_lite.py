@@ -5,7 +5,7 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 POOLING_TYPES = ("flatten", "mean", "max", "last")
-LOSS_TYPES = ("mse", "mae", "huber")
+LOSS_TYPES = ("mse", "mae", "huber", "smape")
 
 
 class PandaLiteConfig(PretrainedConfig):
@@ -48,8 +48,12 @@ class PandaLiteConfig(PretrainedConfig):
             input units after centring; keeps constant channels finite.
         pooling: How patch tokens become a forecast: "flatten" (all patches, a linear map
             from num_patches * d_model), "mean", "max" or "last" (one d_model vector).
-        loss: Training loss on the normalised scale: "mse", "mae" or "huber".
+        loss: Training loss on the normalised scale: "mse", "mae", "huber" or "smape"
+            (2|x - y| / (|x| + |y| + smape_epsilon), the evaluation metric's form on a 0-2
+            scale: bounded, and a damped forecast pays for every unit of missing amplitude).
         huber_delta: Transition point of the Huber loss, in normalised units.
+        smape_epsilon: Added to the sMAPE loss denominator, in normalised units, so that steps
+            where forecast and target are both near zero do not dominate the gradient.
         initializer_range: Standard deviation of the normal initialisation of linear weights.
         mask_ratio: Fraction of patches hidden per channel in masked-patch pretraining
             ([`PandaLiteForPretraining`]); unused by the forecaster.
@@ -83,6 +87,7 @@ class PandaLiteConfig(PretrainedConfig):
         pooling: str = "flatten",
         loss: str = "mse",
         huber_delta: float = 1.0,
+        smape_epsilon: float = 0.1,
         initializer_range: float = 0.02,
         mask_ratio: float = 0.5,
         **kwargs,
@@ -111,6 +116,7 @@ class PandaLiteConfig(PretrainedConfig):
         self.pooling = pooling
         self.loss = loss
         self.huber_delta = huber_delta
+        self.smape_epsilon = smape_epsilon
         self.initializer_range = initializer_range
         self.mask_ratio = mask_ratio
         self._validate()
@@ -162,5 +168,6 @@ class PandaLiteConfig(PretrainedConfig):
         require(self.pooling in POOLING_TYPES, "pooling", f"must be one of {POOLING_TYPES}, got {self.pooling!r}")
         require(self.loss in LOSS_TYPES, "loss", f"must be one of {LOSS_TYPES}, got {self.loss!r}")
         require(self.huber_delta > 0, "huber_delta", f"must be > 0, got {self.huber_delta!r}")
+        require(self.smape_epsilon > 0, "smape_epsilon", f"must be > 0, got {self.smape_epsilon!r}")
         require(0.0 < self.mask_ratio < 1.0, "mask_ratio", f"must be in (0, 1), got {self.mask_ratio!r}")
         require(self.initializer_range > 0, "initializer_range", f"must be > 0, got {self.initializer_range!r}")

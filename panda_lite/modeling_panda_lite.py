@@ -330,6 +330,9 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             return F.mse_loss(prediction, target)
         if self.config.loss == "mae":
             return F.l1_loss(prediction, target)
+        if self.config.loss == "smape":
+            error = (prediction - target).abs()
+            return (2 * error / (prediction.abs() + target.abs() + self.config.smape_epsilon)).mean()
         return F.huber_loss(prediction, target, delta=self.config.huber_delta)
 
     def forward(

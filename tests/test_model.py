@@ -35,6 +35,7 @@ def small_model(**overrides) -> PandaLiteModel:
         ({"rope_fraction": 2.0}, "rope_fraction", "[0, 1]"),
         ({"poly_degrees": [1]}, "poly_degrees", ">= 2"),
         ({"mask_ratio": 1.0}, "mask_ratio", "(0, 1)"),
+        ({"smape_epsilon": 0.0}, "smape_epsilon", "> 0"),
     ],
 )
 def test_config_rejects_invalid_values_naming_the_field(overrides, field, fragment):
@@ -159,7 +160,16 @@ def test_reloaded_forecast_is_identical_in_a_fresh_process(tiny_checkpoint):
     assert runs[0] == runs[1] and runs[0].strip()
 
 
-@pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
+def test_smape_loss_matches_its_formula():
+    model = small_model(loss="smape", smape_epsilon=0.1)
+    target = torch.tensor([[[1.0], [-2.0]]])
+    assert model.compute_loss(target, target).item() == 0.0
+    # A fully damped forecast (zero) scores 2|y| / (|y| + eps) at every step.
+    expected = (2 * 1.0 / 1.1 + 2 * 2.0 / 2.1) / 2
+    assert abs(model.compute_loss(torch.zeros_like(target), target).item() - expected) < 1e-6
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber", "smape"])
 def test_a_few_optimisation_steps_lower_the_loss(loss, lorenz_trajectory):
     torch.manual_seed(0)
     model = PandaLiteModel(PandaLiteConfig(**{**SMALL, "loss": loss})).train()
