@@ -48,6 +48,11 @@ def _as_float_array(series, position: str) -> np.ndarray:
     return array.astype(np.float64, copy=False)
 
 
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
 def _split_contexts(context: ContextLike) -> tuple[list[np.ndarray], bool]:
     """Any accepted context form -> list of (T_i, C) arrays and whether the input was one series."""
     if isinstance(context, (np.ndarray, torch.Tensor)):
@@ -209,26 +214,29 @@ class PandaLitePipeline:
             float32 CPU tensor (H, C) for a single series, (B, H, C) for a batch.
         """
         prediction_length = self.config.prediction_length if prediction_length is None else prediction_length
-        if isinstance(prediction_length, bool) or not isinstance(prediction_length, (int, np.integer)) or prediction_length <= 0:
-            raise ValueError(f"prediction_length must be a positive integer, got {prediction_length!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        series, single = self._prepare(context)
-        forecasts = []
-        for start in range(0, len(series), batch_size):
-            values, observed = self._to_model_inputs(series[start : start + batch_size])
-            forecasts.append(self._rollout(values, observed, int(prediction_length)).cpu())
-        forecast = torch.cat(forecasts)
-        return forecast[0] if single else forecast
+        _check_positive_int("prediction_length", prediction_length)
+        return self._map_batches(
+            context, batch_size, lambda values, observed: self._rollout(values, observed, int(prediction_length))
+        )
 
     @torch.inference_mode()
     def embed(self, context: ContextLike, batch_size: int = 32) -> torch.Tensor:
         """Encoder tokens of each context: float32 CPU tensor (C, N, D) for a single series,
         (B, C, N, D) for a batch, N = config.num_patches, D = config.d_model."""
+        return self._map_batches(
+            context,
+            batch_size,
+            lambda values, observed: self.model(past_values=values, past_observed_mask=observed).last_hidden_state.float(),
+        )
+
+    def _map_batches(self, context: ContextLike, batch_size: int, run) -> torch.Tensor:
+        """Validates and pads `context`, applies `run(values, observed)` to `batch_size` series at
+        a time, and returns the results on CPU, without the batch axis for a single series."""
+        _check_positive_int("batch_size", batch_size)
         series, single = self._prepare(context)
-        tokens = []
+        outputs = []
         for start in range(0, len(series), batch_size):
             values, observed = self._to_model_inputs(series[start : start + batch_size])
-            tokens.append(self.model(past_values=values, past_observed_mask=observed).last_hidden_state.float().cpu())
-        tokens = torch.cat(tokens)
-        return tokens[0] if single else tokens
+            outputs.append(run(values, observed).cpu())
+        output = torch.cat(outputs)
+        return output[0] if single else output
