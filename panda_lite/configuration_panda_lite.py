@@ -57,6 +57,11 @@ class PandaLiteConfig(PretrainedConfig):
         initializer_range: Standard deviation of the normal initialisation of linear weights.
         mask_ratio: Fraction of patches hidden per channel in masked-patch pretraining
             ([`PandaLiteForPretraining`]); unused by the forecaster.
+        parrot_motif_length: 0 (off) or the motif length D of a context-parroting retrieval
+            inside the forecaster: the continuation that followed the nearest earlier match of
+            the last D steps is patched into `num_parrot_patches` extra tokens after the
+            context's, and the head predicts a residual on it (an untrained head forecasts
+            exactly the parroted continuation). Unused by masked-patch pretraining.
     """
 
     model_type = "panda_lite"
@@ -90,6 +95,7 @@ class PandaLiteConfig(PretrainedConfig):
         smape_epsilon: float = 0.1,
         initializer_range: float = 0.02,
         mask_ratio: float = 0.5,
+        parrot_motif_length: int = 0,
         **kwargs,
     ):
         self.context_length = context_length
@@ -119,6 +125,7 @@ class PandaLiteConfig(PretrainedConfig):
         self.smape_epsilon = smape_epsilon
         self.initializer_range = initializer_range
         self.mask_ratio = mask_ratio
+        self.parrot_motif_length = parrot_motif_length
         self._validate()
         super().__init__(**kwargs)
 
@@ -126,6 +133,18 @@ class PandaLiteConfig(PretrainedConfig):
     def num_patches(self) -> int:
         """Patches per channel in a full context."""
         return (self.context_length - self.patch_length) // self.patch_stride + 1
+
+    @property
+    def num_parrot_patches(self) -> int:
+        """Tokens holding the parroted continuation (0 when `parrot_motif_length` is 0)."""
+        if not self.parrot_motif_length:
+            return 0
+        return (self.prediction_length - self.patch_length) // self.patch_stride + 1
+
+    @property
+    def num_tokens(self) -> int:
+        """Tokens per channel the encoder reads: the context's patches, then the parroted ones."""
+        return self.num_patches + self.num_parrot_patches
 
     @property
     def head_dim(self) -> int:
@@ -170,4 +189,15 @@ class PandaLiteConfig(PretrainedConfig):
         require(self.huber_delta > 0, "huber_delta", f"must be > 0, got {self.huber_delta!r}")
         require(self.smape_epsilon > 0, "smape_epsilon", f"must be > 0, got {self.smape_epsilon!r}")
         require(0.0 < self.mask_ratio < 1.0, "mask_ratio", f"must be in (0, 1), got {self.mask_ratio!r}")
+        motif = self.parrot_motif_length
+        require(isinstance(motif, int) and not isinstance(motif, bool) and motif >= 0, "parrot_motif_length",
+                f"must be an integer >= 0 (0 = off), got {motif!r}")
+        if motif:
+            require(2 * motif <= self.context_length, "parrot_motif_length",
+                    f"a motif of {motif} steps needs a context of at least {2 * motif}, "
+                    f"context_length is {self.context_length}")
+            require(self.prediction_length >= self.patch_length
+                    and (self.prediction_length - self.patch_length) % self.patch_stride == 0, "parrot_motif_length",
+                    f"parroted tokens need prediction_length={self.prediction_length} >= patch_length and "
+                    f"prediction_length - patch_length divisible by patch_stride={self.patch_stride}")
         require(self.initializer_range > 0, "initializer_range", f"must be > 0, got {self.initializer_range!r}")

@@ -81,6 +81,30 @@ def instance_normalise(values: torch.Tensor, observed: torch.Tensor, eps: float)
     return normalised, loc, scale
 
 
+def parrot_continuation(normalised: torch.Tensor, observed: torch.Tensor, motif_length: int, horizon: int):
+    """Context parroting (Zhang & Gilpin, arXiv 2505.11349) on a normalised context.
+
+    normalised, observed: (B, L, C) -> continuation (B, H, C), on the same scale. The query is
+    the last `motif_length` = D steps; the match is the nearest earlier length-D window (ending
+    at s in [D, L - D], Euclidean over all channels: the channels are one state), and the
+    continuation tiles steps s..L-1 with period L - s. The same algorithm as
+    `panda_lite.evaluation.ContextParroting`, in torch so that the model computes its own
+    retrieval at inference. Windows touching an unobserved step (left padding, gaps) are
+    never matched; with no valid window at all, the copy starts at step D.
+    """
+    steps, channels = normalised.shape[1], normalised.shape[2]
+    num_candidates = steps - 2 * motif_length + 1
+    windows = normalised.unfold(1, motif_length, 1)  # (B, L-D+1, C, D)
+    query, candidates = windows[:, -1:], windows[:, :num_candidates]
+    distances = (candidates - query).square().sum(dim=(2, 3))  # (B, L-2D+1)
+    window_observed = observed.all(dim=2).unfold(1, motif_length, 1).all(dim=-1)[:, :num_candidates]
+    distances = distances.masked_fill(~window_observed, float("inf"))
+    start = distances.argmin(dim=1) + motif_length  # (B,) first copied step (0-indexed)
+    offsets = torch.arange(horizon, device=normalised.device)
+    index = start[:, None] + offsets[None, :] % (steps - start)[:, None]  # (B, H)
+    return torch.gather(normalised, 1, index[:, :, None].expand(-1, -1, channels))
+
+
 class PandaLiteDynamicsEmbedding(nn.Module):
     """Lifts each patch into a feature space suited to polynomial and oscillatory vector fields.
 
@@ -247,8 +271,9 @@ class PandaLiteHead(nn.Module):
     def __init__(self, config: PandaLiteConfig):
         super().__init__()
         self.pooling = config.pooling
-        width = config.num_patches * config.d_model if config.pooling == "flatten" else config.d_model
+        width = config.num_tokens * config.d_model if config.pooling == "flatten" else config.d_model
         self.projection = nn.Linear(width, config.prediction_length)
+        self.projection.residual_on_parrot = bool(config.parrot_motif_length)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.pooling == "flatten":
@@ -273,10 +298,19 @@ class PandaLitePreTrainedModel(PreTrainedModel):
         if isinstance(module, PandaLiteDynamicsEmbedding):
             module.draw_random_features()
             init.zeros_(module.missing_embedding)
+        if getattr(module, "residual_on_parrot", False):
+            # The forecast is a residual on the parroted continuation: an untrained (or newly
+            # headed) model starts as exact context parroting.
+            init.zeros_(module.weight)
+            init.zeros_(module.bias)
 
-    def normalise_and_patchify(self, past_values: torch.Tensor, past_observed_mask: torch.Tensor | None):
-        """Validates a context (B, T, C) and returns normalised patches (B, C, N, P), their
-        observed mask (B, C, N, P), loc (B, 1, C) and scale (B, 1, C)."""
+    def normalise(self, past_values: torch.Tensor, past_observed_mask: torch.Tensor | None):
+        """Validates a context (B, T, C) and returns it normalised and left-padded to
+        context_length (B, L, C) float32, its observed mask (B, L, C), loc and scale (B, 1, C).
+
+        Shorter contexts are left-padded (as missing) so that the last patch always ends at
+        the last observed step and positions mean the same in every call.
+        """
         config = self.config
         if past_values.dim() != 3:
             raise ValueError(f"past_values must be (batch, time, channels), got shape {tuple(past_values.shape)}")
@@ -292,27 +326,22 @@ class PandaLitePreTrainedModel(PreTrainedModel):
             raise ValueError(
                 f"past_observed_mask shape {tuple(past_observed_mask.shape)} != past_values shape {tuple(past_values.shape)}"
             )
-        past_observed_mask = past_observed_mask.bool()
+        observed = past_observed_mask.bool()
         # Statistics in float32 whatever the weights' dtype: bf16 loses the mean of offset series.
-        normalised, loc, scale = instance_normalise(past_values.float(), past_observed_mask, config.scaling_eps)
-        patches, patch_observed = self.patchify(normalised, past_observed_mask)
-        return patches.to(self.dtype), patch_observed, loc, scale
-
-    def patchify(self, normalised: torch.Tensor, observed: torch.Tensor):
-        """Values and observed mask (B, T, C) -> patches and their observed mask (B, C, N, P).
-
-        Contexts shorter than context_length are left-padded (as missing) so that the last
-        patch always ends at the last observed step and positions mean the same in every call.
-        """
-        config = self.config
-        pad = config.context_length - normalised.shape[1]
+        normalised, loc, scale = instance_normalise(past_values.float(), observed, config.scaling_eps)
+        pad = config.context_length - steps
         if pad > 0:
             normalised = F.pad(normalised, (0, 0, pad, 0))
             observed = F.pad(observed, (0, 0, pad, 0), value=False)
-        unfold = dict(dimension=1, size=config.patch_length, step=config.patch_stride)
-        patches = rearrange(normalised.unfold(**unfold), "b n c p -> b c n p")
+        return normalised, observed, loc, scale
+
+    def patchify(self, series: torch.Tensor, observed: torch.Tensor):
+        """Series and observed mask (B, T, C) -> patches and their observed mask (B, C, n, P),
+        n = (T - patch_length) // patch_stride + 1; patches are cast to the weights' dtype."""
+        unfold = dict(dimension=1, size=self.config.patch_length, step=self.config.patch_stride)
+        patches = rearrange(series.unfold(**unfold), "b n c p -> b c n p")
         patch_observed = rearrange(observed.unfold(**unfold), "b n c p -> b c n p")
-        return patches, patch_observed
+        return patches.to(self.dtype), patch_observed
 
 
 class PandaLiteModel(PandaLitePreTrainedModel):
@@ -357,10 +386,22 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             [`PandaLiteOutput`] with `prediction` `(B, prediction_length, C)` in input units.
         """
         config = self.config
-        patches, patch_observed, loc, scale = self.normalise_and_patchify(past_values, past_observed_mask)
+        normalised, observed, loc, scale = self.normalise(past_values, past_observed_mask)  # (B, L, C)
+        patches, patch_observed = self.patchify(normalised, observed)  # (B, C, N, P)
         patch_missing = ~patch_observed.any(dim=-1)  # (B, C, N): patches with no observed step
-        hidden = self.encoder(patches, patch_missing)  # (B, C, N, D)
+        parroted = None
+        if config.parrot_motif_length:
+            # The parroted continuation enters as F more tokens after the context's N, in
+            # time order (rotary positions N..N+F-1), and the head predicts a residual on it.
+            parroted = parrot_continuation(normalised, observed, config.parrot_motif_length,
+                                           config.prediction_length)  # (B, H, C)
+            parrot_patches, parrot_observed = self.patchify(parroted, torch.ones_like(parroted, dtype=torch.bool))
+            patches = torch.cat([patches, parrot_patches], dim=2)  # (B, C, N + F, P)
+            patch_missing = torch.cat([patch_missing, ~parrot_observed.any(dim=-1)], dim=2)
+        hidden = self.encoder(patches, patch_missing)  # (B, C, N (+ F), D)
         forecast = rearrange(self.head(hidden), "b c h -> b h c").float()  # normalised (B, H, C)
+        if parroted is not None:
+            forecast = forecast + parroted
 
         loss = None
         if future_values is not None:
@@ -399,7 +440,8 @@ class PandaLiteForPretraining(PandaLitePreTrainedModel):
     ) -> PandaLitePretrainingOutput:
         """past_values: (B, T, C) context; the mask is drawn with `generator` (on the input's
         device) so that a seeded run hides the same patches."""
-        patches, patch_observed, _, _ = self.normalise_and_patchify(past_values, past_observed_mask)
+        normalised, observed, _, _ = self.normalise(past_values, past_observed_mask)
+        patches, patch_observed = self.patchify(normalised, observed)  # (B, C, N, P)
         patch_missing = ~patch_observed.any(dim=-1)  # (B, C, N)
         draw = torch.rand(patch_missing.shape, generator=generator, device=patches.device)
         # Only observed patches can be hidden: hiding padding would teach nothing.

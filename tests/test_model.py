@@ -10,6 +10,8 @@ import torch
 from transformers import AutoConfig, AutoModel
 
 from panda_lite import PandaLiteConfig, PandaLiteForPretraining, PandaLiteModel
+from panda_lite.evaluation import ContextParroting
+from panda_lite.modeling_panda_lite import parrot_continuation
 
 SMALL = dict(context_length=64, prediction_length=16, patch_length=16, d_model=16,
              num_hidden_layers=2, num_attention_heads=2, ffn_dim=32, num_poly_features=4, num_rff=8)
@@ -36,6 +38,9 @@ def small_model(**overrides) -> PandaLiteModel:
         ({"poly_degrees": [1]}, "poly_degrees", ">= 2"),
         ({"mask_ratio": 1.0}, "mask_ratio", "(0, 1)"),
         ({"smape_epsilon": 0.0}, "smape_epsilon", "> 0"),
+        ({"parrot_motif_length": -1}, "parrot_motif_length", "integer >= 0"),
+        ({"parrot_motif_length": 40}, "parrot_motif_length", "context of at least 80"),
+        ({"parrot_motif_length": 4, "prediction_length": 20}, "parrot_motif_length", "divisible by patch_stride"),
     ],
 )
 def test_config_rejects_invalid_values_naming_the_field(overrides, field, fragment):
@@ -203,3 +208,47 @@ def test_masked_pretraining_encoder_initialises_the_forecaster(tmp_path):
     forecaster = PandaLiteModel.from_pretrained(tmp_path)
     for name, tensor in pretraining.encoder.state_dict().items():
         assert torch.equal(forecaster.encoder.state_dict()[name], tensor), name
+
+
+def test_untrained_parroting_model_is_exactly_context_parroting():
+    # The head predicts a residual on the parroted continuation and starts at zero, so before
+    # any training the forecaster reproduces the evaluation baseline (up to float32).
+    model = small_model(parrot_motif_length=4, prediction_length=32)
+    assert model.config.num_tokens == model.config.num_patches + 2
+    t = np.arange(64)
+    context = np.stack([np.stack([np.sin(t / 3.0 + phase), np.cos(t / 5.0) * 10 + phase], axis=1)
+                        for phase in (0.0, 0.7, 2.0)])  # (3, 64, 2)
+    with torch.no_grad():
+        out = model(past_values=torch.tensor(context, dtype=torch.float32))
+    assert out.last_hidden_state.shape == (3, 2, 6, 16)
+    expected = ContextParroting(motif_length=4)(context, 32)
+    np.testing.assert_allclose(out.prediction.numpy(), expected, atol=1e-4)
+
+
+def test_parroting_never_matches_padding_and_is_batch_independent():
+    model = small_model(parrot_motif_length=4)
+    x = torch.randn(3, 64, 2, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        batched = model(past_values=x).prediction
+        alone = torch.cat([model(past_values=x[i : i + 1]).prediction for i in range(3)])
+    assert torch.equal(batched, alone)
+    # Left padding (unobserved) holds a marker value that would match the query perfectly;
+    # the copy must still come from the 24 observed steps only.
+    series = x.clone()
+    series[:, :40] = series[:, -4:].repeat(1, 10, 1)
+    observed = torch.ones_like(series, dtype=torch.bool)
+    observed[:, :40] = False
+    copy = parrot_continuation(series, observed, motif_length=4, horizon=16)
+    assert set(copy.flatten().tolist()) <= set(x[:, 40:].flatten().tolist())
+    assert not torch.equal(copy, parrot_continuation(series, torch.ones_like(observed), 4, 16))
+
+
+def test_trained_parroting_head_survives_save_and_load(tmp_path):
+    model = small_model(parrot_motif_length=4)
+    with torch.no_grad():
+        model.head.projection.weight.normal_()
+    model.save_pretrained(tmp_path)
+    again = PandaLiteModel.from_pretrained(tmp_path).eval()
+    x = torch.randn(2, 64, 3, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        assert torch.equal(model(past_values=x).prediction, again(past_values=x).prediction)

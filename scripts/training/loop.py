@@ -95,7 +95,8 @@ def build_model(config: TrainConfig) -> PandaLiteModel | PandaLiteForPretraining
     if config.init_from is None:
         return cls(PandaLiteConfig(**config.model))
     location, is_local = resolve_checkpoint(config.init_from)
-    return cls.from_pretrained(location, local_files_only=is_local, dtype=torch.float32, **config.model)
+    return cls.from_pretrained(location, local_files_only=is_local, dtype=torch.float32,
+                               ignore_mismatched_sizes=True, **config.model)
 
 
 def lr_factor(step: int, max_steps: int, warmup_fraction: float, min_ratio: float) -> float:
