@@ -67,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def checkpoint_labels(checkpoints: list[str]) -> list[str]:
+    """Table labels for checkpoints: the shortest path suffix that tells them apart, so that
+    runs/a/model and runs/b/model become "a/model" and "b/model" rather than two "model"s."""
+    parts = [os.path.normpath(c).split(os.sep) for c in checkpoints]
+    for depth in range(1, max((len(p) for p in parts), default=1) + 1):
+        labels = ["/".join(p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [f"{label}#{i}" for i, label in enumerate(labels)]  # the same checkpoint given twice
+
+
 def _load_pipeline(checkpoint: str, device: str | None):
     from .pipeline import PandaLitePipeline
 
@@ -140,10 +151,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     all_baselines = {"last_value": ("last_value", last_value), "mean": ("mean", context_mean),
                      "parrot": (parrot_name, ContextParroting(args.parrot_d)), "nvar": ("nvar", NVAR(delays=args.nvar_delays))}
     methods = {}
-    for checkpoint in args.checkpoint:
-        name = os.path.basename(os.path.normpath(checkpoint))
-        while name in methods:  # two checkpoints with one folder name
-            name += "'"
+    for checkpoint, name in zip(args.checkpoint, checkpoint_labels(args.checkpoint)):
         methods[name] = ModelForecaster(_load_pipeline(checkpoint, args.device), batch_size=args.batch_size)
     methods.update(dict(all_baselines[b] for b in args.baselines))
     if not methods:

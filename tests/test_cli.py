@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from panda_lite.cli import main
+from panda_lite.cli import checkpoint_labels, main
 from panda_lite.evaluation.files import read_series
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,3 +133,9 @@ def test_scripts_evaluate_wrapper(tmp_path, monkeypatch, capsys):
         runpy.run_path(str(ROOT / "scripts" / "evaluate.py"), run_name="__main__")
     assert exit_info.value.code == 0
     assert "## Horizon 16" in capsys.readouterr().out
+
+
+def test_checkpoint_labels_are_the_shortest_distinguishing_suffix():
+    assert checkpoint_labels(["runs/a/model", "runs/b/model"]) == ["a/model", "b/model"]
+    assert checkpoint_labels(["panda-lite-mini", "runs/x/model/"]) == ["panda-lite-mini", "model"]
+    assert checkpoint_labels(["m", "m"]) == ["m#0", "m#1"]
