@@ -69,6 +69,7 @@ def test_config_overrides_are_typed_and_nested():
     ("mixed_precision=fp8", "mixed_precision"),
     ("data.p_convex=0.9", "sum to <= 1"),
     ("objective=mlm rollout_steps=2", "rollout"),
+    ("max_steps=10 stop_at_step=11", r"stop_at_step: must be in \[1, max_steps=10\]"),
     ("model", "key=value"),
 ])
 def test_config_rejects_bad_values(override, message):
@@ -343,6 +344,18 @@ def test_time_limit_stops_checkpoints_and_exports(corpus, tmp_path):
     assert summary["steps"] == 2  # the limit is checked at log steps
     assert latest_checkpoint(tmp_path / "checkpoints").name == "checkpoint-2"
     assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+def test_stop_at_step_rebuilds_the_weights_of_a_longer_schedule(corpus, tmp_path):
+    # A run stopped by wall time at step k is rebuilt by stop_at_step=k with the same max_steps:
+    # the learning-rate schedule, and so the weights, match the longer run's step-k checkpoint.
+    run_train(corpus, tmp_path / "full", "max_steps=6", "save_every=3", "eval_every=1000")
+    summary = run_train(corpus, tmp_path / "stopped", "max_steps=6", "stop_at_step=3", "eval_every=1000")
+    assert summary["steps"] == 3
+    expected = load_file(tmp_path / "full" / "checkpoints" / "checkpoint-3" / "model.safetensors")
+    actual = load_file(tmp_path / "stopped" / "model" / "model.safetensors")
+    assert expected.keys() == actual.keys()
+    assert all(torch.equal(expected[k], actual[k]) for k in expected)
 
 
 def test_early_stopping_keeps_the_best_weights(corpus, tmp_path):

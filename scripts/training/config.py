@@ -66,6 +66,8 @@ class TrainConfig:
     gradient_accumulation_steps: int = 1
     max_steps: int = 1000  # optimiser steps; sizes the learning-rate schedule
     max_minutes: float | None = None  # stop (and export) after this wall time, whatever the step
+    stop_at_step: int | None = None  # stop (and export) at this step; the schedule is still sized by
+    #                                  max_steps, so a run that max_minutes stopped can be rebuilt exactly
     mixed_precision: str = "no"  # "no", "bf16" (CPU or GPU) or "fp16" (GPU only)
     compile: bool = False  # torch.compile the forward pass
     sdpa_backend: str | None = None  # force an attention kernel (SDPA_BACKENDS); None lets torch choose
@@ -100,6 +102,8 @@ def validate(config: TrainConfig) -> None:
     _check(config.sdpa_backend is None or config.sdpa_backend in SDPA_BACKENDS, "sdpa_backend",
            f"must be one of {SDPA_BACKENDS} or null, got {config.sdpa_backend!r}")
     _check(config.max_minutes is None or config.max_minutes > 0, "max_minutes", "must be > 0 or null")
+    _check(config.stop_at_step is None or 0 < config.stop_at_step <= config.max_steps, "stop_at_step",
+           f"must be in [1, max_steps={config.max_steps}] or null, got {config.stop_at_step!r}")
     _check(config.num_threads is None or config.num_threads > 0, "num_threads", "must be > 0 or null")
     _check(config.early_stopping_patience is None or config.early_stopping_patience > 0,
            "early_stopping_patience", "must be > 0 or null")

@@ -250,7 +250,7 @@ class Trainer:
                 stop = self._out_of_time(started)  # checked at log steps: it synchronises processes
             if progress.step % config.eval_every == 0:
                 stop = self._record_validation(self.validate()) or stop
-            stop = stop or progress.step >= config.max_steps
+            stop = stop or progress.step >= min(config.max_steps, config.stop_at_step or config.max_steps)
             if stop or progress.step % config.save_every == 0:
                 progress.seconds += time.perf_counter() - started
                 started = time.perf_counter()

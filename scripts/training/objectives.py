@@ -38,7 +38,7 @@ def rollout_loss(model: PandaLiteModel, past_values: torch.Tensor, future_values
         steps: number of native-horizon chunks.
         forward: the callable to run (e.g. a DDP-wrapped or compiled model); default `model`.
     Returns:
-        scalar loss (config.loss: mse, mae or huber).
+        scalar loss (config.loss: mse, mae, huber or smape).
     """
     forward = model if forward is None else forward
     horizon, context_length = model.config.prediction_length, past_values.shape[1]
