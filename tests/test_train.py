@@ -69,7 +69,7 @@ def test_config_overrides_are_typed_and_nested():
     ("mixed_precision=fp8", "mixed_precision"),
     ("data.p_convex=0.9", "sum to <= 1"),
     ("objective=mlm rollout_steps=2", "rollout"),
-    ("max_steps=10 stop_at_step=11", r"stop_at_step: must be in \[1, max_steps=10\]"),
+    ("max_steps=10 stop_at_step=11", r"stop_at_step.: must be in \[1, max_steps=10\]"),
     ("model", "key=value"),
 ])
 def test_config_rejects_bad_values(override, message):
