@@ -123,6 +123,7 @@ def test_summary_median_iqr_and_win_rate():
     table = result.summary(8)
     assert table["a"]["smape_median"] == pytest.approx(40.0)
     assert table["a"]["smape_iqr"] == pytest.approx(55.0 - 25.0)  # numpy linear percentiles
+    assert table["a"]["smape_mean"] == pytest.approx(40.0) and table["ref"]["smape_mean"] == pytest.approx(47.5)
     assert table["a"]["win_rate"] == pytest.approx(0.75)
     assert math.isnan(table["ref"]["win_rate"])
     assert result.long_summary() == {}

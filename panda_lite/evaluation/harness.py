@@ -91,7 +91,7 @@ class EvalResult:
         (fraction of systems with lower sMAPE) against the reference method.
 
         Returns:
-            {method: {"<metric>_median", "<metric>_iqr", "win_rate", "n_systems"}}; the
+            {method: {"<metric>_median", "<metric>_iqr", "<metric>_mean", "win_rate", "n_systems"}}; the
             reference's own win rate is NaN, and so is a win rate when the reference was
             not run.
         """
@@ -111,7 +111,7 @@ class EvalResult:
 
 
 def _median_iqr(scores: dict[str, dict[str, float]]) -> dict[str, float]:
-    """{system: {metric: value}} -> {"<metric>_median", "<metric>_iqr", "n_systems"}, ignoring
+    """{system: {metric: value}} -> {"<metric>_median", "<metric>_iqr", "<metric>_mean", "n_systems"}, ignoring
     NaN values (e.g. VPT in Lyapunov times of systems without a known exponent)."""
     systems = sorted(scores)
     out: dict[str, float] = {"n_systems": len(systems)}
@@ -120,6 +120,7 @@ def _median_iqr(scores: dict[str, dict[str, float]]) -> dict[str, float]:
         finite = values[np.isfinite(values)]
         q25, q50, q75 = np.percentile(finite, [25, 50, 75]) if finite.size else (np.nan,) * 3
         out[f"{name}_median"], out[f"{name}_iqr"] = float(q50), float(q75 - q25)
+        out[f"{name}_mean"] = float(finite.mean()) if finite.size else float("nan")
     return out
 
 

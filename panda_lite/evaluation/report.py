@@ -36,20 +36,24 @@ def _fmt(x: float) -> str:
 def _table_rows(summary: dict[str, dict[str, float]], columns: list[str], win_rate: bool) -> tuple[list[str], list[list]]:
     header = ["method", "n_systems"]
     for c in columns:
-        header += [f"{c}_median", f"{c}_iqr"]
+        header += [f"{c}_median", f"{c}_iqr", f"{c}_mean"]
     header += ["win_rate_vs_reference"] if win_rate else []
     rows = []
     for method, s in summary.items():
-        row = [method, s["n_systems"]] + [s[f"{c}_{k}"] for c in columns for k in ("median", "iqr")]
+        row = [method, s["n_systems"]] + [s[f"{c}_{k}"] for c in columns for k in ("median", "iqr", "mean")]
         rows.append(row + ([s["win_rate"]] if win_rate else []))
     return header, rows
 
 
 def _markdown(summary: dict[str, dict[str, float]], columns: list[str], win_rate: str | None) -> str:
-    head = ["method"] + [HEADERS[c] for c in columns] + ([f"win rate vs {win_rate}"] if win_rate else [])
+    # sMAPE, the headline metric, also gets its mean over systems (outliers show there).
+    means = [c for c in columns if c == "smape"]
+    head = (["method"] + [HEADERS[c] for c in columns] + [f"{HEADERS[c]} mean" for c in means]
+            + ([f"win rate vs {win_rate}"] if win_rate else []))
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for method, s in summary.items():
         cells = [method] + [f"{_fmt(s[f'{c}_median'])} ± {_fmt(s[f'{c}_iqr'] / 2)}" for c in columns]
+        cells += [_fmt(s[f"{c}_mean"]) for c in means]
         cells += [_fmt(s["win_rate"])] if win_rate else []
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -69,7 +73,8 @@ def write_report(result: EvalResult, out_dir: str, title: str = "panda-lite eval
              f"{n_systems} systems, {cfg.windows_per_trajectory} windows per trajectory (seed {cfg.seed}), "
              f"context {cfg.context_length}. Point metrics are on values z-scored by each window's context "
              f"(per-channel mean and std), scored on the first H steps; cells are median ± semi-IQR over "
-             f"systems (each system's value is the mean over its windows). sMAPE is on the 0–200 scale; "
+             f"systems (each system's value is the mean over its windows); sMAPE also has its mean over systems. "
+             f"sMAPE is on the 0–200 scale; "
              f"VPT is the number of steps before the running sMAPE first exceeds 30, in steps and in "
              f"Lyapunov times (systems with a known exponent only). Win rate: fraction of systems where "
              f"the method's sMAPE is lower than {cfg.reference}'s.", ""]
