@@ -1,10 +1,13 @@
 """PandaLitePipeline: input forms, rollout, batch invariance, bad input, loading."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from panda_lite import PandaLitePipeline, list_bundled_checkpoints
+from panda_lite.pipeline import BUNDLED_CHECKPOINTS_DIR
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +147,18 @@ def test_unknown_name_says_where_it_looked():
 
 def test_bundled_checkpoints_load_by_name_offline():
     names = list_bundled_checkpoints()
-    if not names:
-        pytest.skip("no checkpoint is bundled under panda_lite/checkpoints/ yet")
+    assert "panda-lite-mini-preview" in names
     for name in names:
         pipe = PandaLitePipeline.from_pretrained(name)
         assert pipe.predict(series(600), 16).shape == (16, 3)
+
+
+@pytest.mark.parametrize("name", list_bundled_checkpoints())
+def test_bundled_checkpoint_is_small_safetensors_with_its_published_card(name):
+    from scripts.publish import check_checkpoint
+
+    folder = BUNDLED_CHECKPOINTS_DIR / name
+    check_checkpoint(folder)  # what publishing demands: safetensors only, Hub card metadata, finite forecast
+    assert (folder / "model.safetensors").stat().st_size <= 25 * 1024**2
+    card = Path(__file__).resolve().parents[1] / "model_cards" / name / "README.md"
+    assert (folder / "README.md").read_text() == card.read_text(), f"{card} and the bundled card differ"
