@@ -395,9 +395,9 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             # time order (rotary positions N..N+F-1), and the head predicts a residual on it.
             parroted = parrot_continuation(normalised, observed, config.parrot_motif_length,
                                            config.prediction_length)  # (B, H, C)
-            parrot_patches, parrot_observed = self.patchify(parroted, torch.ones_like(parroted, dtype=torch.bool))
+            parrot_patches, _ = self.patchify(parroted, torch.ones_like(parroted, dtype=torch.bool))
             patches = torch.cat([patches, parrot_patches], dim=2)  # (B, C, N + F, P)
-            patch_missing = torch.cat([patch_missing, ~parrot_observed.any(dim=-1)], dim=2)
+            patch_missing = F.pad(patch_missing, (0, parrot_patches.shape[2]), value=False)  # copies are complete
         hidden = self.encoder(patches, patch_missing)  # (B, C, N (+ F), D)
         forecast = rearrange(self.head(hidden), "b c h -> b h c").float()  # normalised (B, H, C)
         if parroted is not None:
