@@ -81,18 +81,19 @@ def instance_normalise(values: torch.Tensor, observed: torch.Tensor, eps: float)
     return normalised, loc, scale
 
 
-def parrot_continuation(normalised: torch.Tensor, observed: torch.Tensor, motif_length: int, horizon: int):
-    """Context parroting (Zhang & Gilpin, arXiv 2505.11349) on a normalised context.
+def parrot_indices(normalised: torch.Tensor, observed: torch.Tensor, motif_length: int, horizon: int):
+    """Context parroting (Zhang & Gilpin, arXiv 2505.11349): which context step to copy for
+    each forecast step.
 
-    normalised, observed: (B, L, C) -> continuation (B, H, C), on the same scale. The query is
-    the last `motif_length` = D steps; the match is the nearest earlier length-D window (ending
-    at s in [D, L - D], Euclidean over all channels: the channels are one state), and the
-    continuation tiles steps s..L-1 with period L - s. The same algorithm as
-    `panda_lite.evaluation.ContextParroting`, in torch so that the model computes its own
-    retrieval at inference. Windows touching an unobserved step (left padding, gaps) are
-    never matched; with no valid window at all, the copy starts at step D.
+    normalised, observed: (B, L, C) -> index (B, H) into the time axis. The query is the last
+    `motif_length` = D steps; the match is the nearest earlier length-D window (ending at s in
+    [D, L - D], Euclidean over all channels: the channels are one state), and the copy tiles
+    steps s..L-1 with period L - s, so a signal of period P is continued exactly. Windows
+    touching an unobserved step (left padding, gaps) are never matched; with no valid window
+    at all, the copy starts at step D. Shared by the model's retrieval tokens and the
+    evaluation baseline `panda_lite.evaluation.ContextParroting`.
     """
-    steps, channels = normalised.shape[1], normalised.shape[2]
+    steps = normalised.shape[1]
     num_candidates = steps - 2 * motif_length + 1
     windows = normalised.unfold(1, motif_length, 1)  # (B, L-D+1, C, D)
     query, candidates = windows[:, -1:], windows[:, :num_candidates]
@@ -101,8 +102,14 @@ def parrot_continuation(normalised: torch.Tensor, observed: torch.Tensor, motif_
     distances = distances.masked_fill(~window_observed, float("inf"))
     start = distances.argmin(dim=1) + motif_length  # (B,) first copied step (0-indexed)
     offsets = torch.arange(horizon, device=normalised.device)
-    index = start[:, None] + offsets[None, :] % (steps - start)[:, None]  # (B, H)
-    return torch.gather(normalised, 1, index[:, :, None].expand(-1, -1, channels))
+    return start[:, None] + offsets[None, :] % (steps - start)[:, None]  # (B, H)
+
+
+def parrot_continuation(normalised: torch.Tensor, observed: torch.Tensor, motif_length: int, horizon: int):
+    """The parroted continuation (B, H, C) of a normalised context (B, L, C), on its scale
+    (see `parrot_indices`)."""
+    index = parrot_indices(normalised, observed, motif_length, horizon)
+    return torch.gather(normalised, 1, index[:, :, None].expand(-1, -1, normalised.shape[2]))
 
 
 class PandaLiteDynamicsEmbedding(nn.Module):

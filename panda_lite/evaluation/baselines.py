@@ -11,7 +11,9 @@ from itertools import combinations_with_replacement
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
+from ..modeling_panda_lite import parrot_indices
 from .data import standardize
 
 Forecaster = Callable[[np.ndarray, int], np.ndarray]
@@ -70,19 +72,10 @@ class ContextParroting:
     def __call__(self, context: np.ndarray, horizon: int) -> np.ndarray:
         d = self.motif_length
         context = _check_context(context, horizon, min_length=2 * d)
-        length = context.shape[1]
-        z = standardize(context, context)
-        # windows[b, j] = z[b, j:j + d]: the candidate ending at 1-indexed s = j + d.
-        windows = np.lib.stride_tricks.sliding_window_view(z, d, axis=1)  # (B, L-d+1, C, d)
-        query, candidates = windows[:, -1:], windows[:, : length - 2 * d + 1]
-        distances = np.square(candidates - query).sum(axis=(2, 3))  # (B, L-2d+1)
-        ends = np.argmin(distances, axis=1) + d  # s* (1-indexed end of the best match)
-        out = np.empty((context.shape[0], horizon, context.shape[2]))
-        steps = np.arange(horizon)
-        for b, s in enumerate(ends):
-            # 0-indexed x_{s*+1..L} is context[s:L]; tile with period L - s*.
-            out[b] = context[b, s + steps % (length - s)]
-        return out
+        # Matching on the z-scored context (float64 here); the copy is of the raw values.
+        z = torch.from_numpy(np.ascontiguousarray(standardize(context, context)))
+        index = parrot_indices(z, torch.ones_like(z, dtype=torch.bool), d, horizon).numpy()  # (B, H)
+        return np.take_along_axis(context, index[:, :, None], axis=1).astype(np.float64)
 
 
 class NVAR:
