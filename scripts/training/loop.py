@@ -204,7 +204,8 @@ class Trainer:
         stream = BatchStream(self.data.train, config.batch_size, start=progress.step * accum)
         loader = DataLoader(stream, batch_size=None, num_workers=config.data.num_workers,
                             pin_memory=accelerator.device.type == "cuda")  # async host-to-GPU copies
-        bar = tqdm(total=config.max_steps, initial=progress.step, disable=not accelerator.is_local_main_process,
+        last_step = config.stop_at_step or config.max_steps  # validated <= max_steps, which sizes the schedule
+        bar = tqdm(total=last_step, initial=progress.step, disable=not accelerator.is_local_main_process,
                    desc="train", dynamic_ncols=True)
         num_patches = self.unwrapped.config.num_patches
         started = window_start = time.perf_counter()
@@ -212,7 +213,7 @@ class Trainer:
         if progress.step == 0:  # the starting point: untrained or zero-shot error
             progress.initial_validation = self.validate()
         self.model.train()
-        for batch in loader if progress.step < config.max_steps else ():
+        for batch in loader if progress.step < last_step else ():
             batch = self._to_device(batch)
             if config.data.log_samples:
                 self._log_samples(batch)
@@ -232,7 +233,7 @@ class Trainer:
             progress.step += 1
             progress.samples += config.batch_size * accum * world
             bar.update(1)
-            if progress.step % config.log_every == 0 or progress.step == config.max_steps:
+            if progress.step % config.log_every == 0 or progress.step == last_step:
                 seconds = time.perf_counter() - window_start
                 last_loss = accelerator.reduce(window_loss / window_batches, reduction="mean").item()
                 samples_per_s = window_samples * world / seconds
@@ -250,7 +251,7 @@ class Trainer:
                 stop = self._out_of_time(started)  # checked at log steps: it synchronises processes
             if progress.step % config.eval_every == 0:
                 stop = self._record_validation(self.validate()) or stop
-            stop = stop or progress.step >= min(config.max_steps, config.stop_at_step or config.max_steps)
+            stop = stop or progress.step >= last_step
             if stop or progress.step % config.save_every == 0:
                 progress.seconds += time.perf_counter() - started
                 started = time.perf_counter()
