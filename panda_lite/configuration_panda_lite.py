@@ -129,17 +129,21 @@ class PandaLiteConfig(PretrainedConfig):
         self._validate()
         super().__init__(**kwargs)
 
+    def patches_in(self, steps: int) -> int:
+        """Patches that tile `steps` time steps (patch_length, patch_stride)."""
+        return (steps - self.patch_length) // self.patch_stride + 1
+
     @property
     def num_patches(self) -> int:
         """Patches per channel in a full context."""
-        return (self.context_length - self.patch_length) // self.patch_stride + 1
+        return self.patches_in(self.context_length)
 
     @property
     def num_parrot_patches(self) -> int:
         """Tokens holding the parroted continuation (0 when `parrot_motif_length` is 0)."""
         if not self.parrot_motif_length:
             return 0
-        return (self.prediction_length - self.patch_length) // self.patch_stride + 1
+        return self.patches_in(self.prediction_length)
 
     @property
     def num_tokens(self) -> int:

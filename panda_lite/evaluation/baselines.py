@@ -73,9 +73,9 @@ class ContextParroting:
         d = self.motif_length
         context = _check_context(context, horizon, min_length=2 * d)
         # Matching on the z-scored context (float64 here); the copy is of the raw values.
-        z = torch.from_numpy(np.ascontiguousarray(standardize(context, context)))
+        z = torch.from_numpy(standardize(context, context))
         index = parrot_indices(z, torch.ones_like(z, dtype=torch.bool), d, horizon).numpy()  # (B, H)
-        return np.take_along_axis(context, index[:, :, None], axis=1).astype(np.float64)
+        return np.take_along_axis(context, index[:, :, None], axis=1)
 
 
 class NVAR:
