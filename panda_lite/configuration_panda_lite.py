@@ -62,6 +62,11 @@ class PandaLiteConfig(PretrainedConfig):
             the last D steps is patched into `num_parrot_patches` extra tokens after the
             context's, and the head predicts a residual on it (an untrained head forecasts
             exactly the parroted continuation). Unused by masked-patch pretraining.
+        parrot_candidates: How many retrieved continuations the forecaster reads (with
+            `parrot_motif_length` > 0): the best match and the next best ones whose windows end
+            at least `parrot_motif_length` steps from every better one's (typically earlier
+            cycles of the attractor). Each adds `num_parrot_patches` tokens; the head's residual
+            is on the best match, so extra candidates only inform it.
     """
 
     model_type = "panda_lite"
@@ -96,6 +101,7 @@ class PandaLiteConfig(PretrainedConfig):
         initializer_range: float = 0.02,
         mask_ratio: float = 0.5,
         parrot_motif_length: int = 0,
+        parrot_candidates: int = 1,
         **kwargs,
     ):
         self.context_length = context_length
@@ -126,6 +132,7 @@ class PandaLiteConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.mask_ratio = mask_ratio
         self.parrot_motif_length = parrot_motif_length
+        self.parrot_candidates = parrot_candidates
         self._validate()
         super().__init__(**kwargs)
 
@@ -140,15 +147,16 @@ class PandaLiteConfig(PretrainedConfig):
 
     @property
     def num_parrot_patches(self) -> int:
-        """Tokens holding the parroted continuation (0 when `parrot_motif_length` is 0)."""
+        """Tokens holding one parroted continuation (0 when `parrot_motif_length` is 0)."""
         if not self.parrot_motif_length:
             return 0
         return self.patches_in(self.prediction_length)
 
     @property
     def num_tokens(self) -> int:
-        """Tokens per channel the encoder reads: the context's patches, then the parroted ones."""
-        return self.num_patches + self.num_parrot_patches
+        """Tokens per channel the encoder reads: the context's patches, then each parroted
+        candidate's, best first."""
+        return self.num_patches + self.parrot_candidates * self.num_parrot_patches
 
     @property
     def head_dim(self) -> int:
@@ -196,6 +204,9 @@ class PandaLiteConfig(PretrainedConfig):
         motif = self.parrot_motif_length
         require(isinstance(motif, int) and not isinstance(motif, bool) and motif >= 0, "parrot_motif_length",
                 f"must be an integer >= 0 (0 = off), got {motif!r}")
+        candidates = self.parrot_candidates
+        require(isinstance(candidates, int) and not isinstance(candidates, bool) and candidates >= 1,
+                "parrot_candidates", f"must be an integer >= 1, got {candidates!r}")
         if motif:
             require(2 * motif <= self.context_length, "parrot_motif_length",
                     f"a motif of {motif} steps needs a context of at least {2 * motif}, "

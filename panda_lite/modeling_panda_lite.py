@@ -81,35 +81,47 @@ def instance_normalise(values: torch.Tensor, observed: torch.Tensor, eps: float)
     return normalised, loc, scale
 
 
-def parrot_indices(normalised: torch.Tensor, observed: torch.Tensor, motif_length: int, horizon: int):
+def parrot_indices(normalised: torch.Tensor, observed: torch.Tensor, motif_length: int, horizon: int,
+                   num_matches: int = 1) -> torch.Tensor:
     """Context parroting (Zhang & Gilpin, arXiv 2505.11349): which context step to copy for
-    each forecast step.
+    each forecast step, for the best `num_matches` = K matches.
 
-    normalised, observed: (B, L, C) -> index (B, H) into the time axis. The query is the last
-    `motif_length` = D steps; the match is the nearest earlier length-D window (ending at s in
-    [D, L - D], Euclidean over all channels: the channels are one state), and the copy tiles
-    steps s..L-1 with period L - s, so a signal of period P is continued exactly. Windows
+    normalised, observed: (B, L, C) -> index (B, K, H) into the time axis. The query is the
+    last `motif_length` = D steps; a match is an earlier length-D window (ending at s in
+    [D, L - D], Euclidean over all channels: the channels are one state), and its copy tiles
+    steps s..L-1 with period L - s, so a signal of period P is continued exactly. Match k is
+    the nearest window ending at least D steps from every better match's end, so the K
+    copies come from different passes (e.g. earlier cycles), not from shifts of one. Windows
     touching an unobserved step (left padding, gaps) are never matched; with no valid window
-    at all, the copy starts at step D. Shared by the model's retrieval tokens and the
-    evaluation baseline `panda_lite.evaluation.ContextParroting`.
+    left, the copy starts at step D. Shared by the model's retrieval tokens and the
+    evaluation baseline `panda_lite.evaluation.ContextParroting` (its match 0).
     """
     steps = normalised.shape[1]
-    num_candidates = steps - 2 * motif_length + 1
+    num_windows = steps - 2 * motif_length + 1
     windows = normalised.unfold(1, motif_length, 1)  # (B, L-D+1, C, D)
-    query, candidates = windows[:, -1:], windows[:, :num_candidates]
+    query, candidates = windows[:, -1:], windows[:, :num_windows]
     distances = (candidates - query).square().sum(dim=(2, 3))  # (B, L-2D+1)
-    window_observed = observed.all(dim=2).unfold(1, motif_length, 1).all(dim=-1)[:, :num_candidates]
+    window_observed = observed.all(dim=2).unfold(1, motif_length, 1).all(dim=-1)[:, :num_windows]
     distances = distances.masked_fill(~window_observed, float("inf"))
-    start = distances.argmin(dim=1) + motif_length  # (B,) first copied step (0-indexed)
+    window_end = torch.arange(num_windows, device=normalised.device)
+    starts = []
+    for _ in range(num_matches):
+        best = distances.argmin(dim=1)  # (B,)
+        starts.append(best + motif_length)  # first copied step (0-indexed)
+        too_close = (window_end[None, :] - best[:, None]).abs() < motif_length  # (B, L-2D+1)
+        distances = distances.masked_fill(too_close, float("inf"))
+    start = torch.stack(starts, dim=1)[:, :, None]  # (B, K, 1)
     offsets = torch.arange(horizon, device=normalised.device)
-    return start[:, None] + offsets[None, :] % (steps - start)[:, None]  # (B, H)
+    return start + offsets % (steps - start)  # (B, K, H)
 
 
-def parrot_continuation(normalised: torch.Tensor, observed: torch.Tensor, motif_length: int, horizon: int):
-    """The parroted continuation (B, H, C) of a normalised context (B, L, C), on its scale
-    (see `parrot_indices`)."""
-    index = parrot_indices(normalised, observed, motif_length, horizon)
-    return torch.gather(normalised, 1, index[:, :, None].expand(-1, -1, normalised.shape[2]))
+def parrot_continuations(normalised: torch.Tensor, observed: torch.Tensor, motif_length: int, horizon: int,
+                         num_matches: int = 1) -> torch.Tensor:
+    """The parroted continuations (B, K, H, C) of a normalised context (B, L, C) for its K
+    best matches, best first, on its scale (see `parrot_indices`)."""
+    index = parrot_indices(normalised, observed, motif_length, horizon, num_matches)  # (B, K, H)
+    batch_index = torch.arange(normalised.shape[0], device=normalised.device)[:, None, None]
+    return normalised[batch_index, index]  # (B, K, H, C)
 
 
 class PandaLiteDynamicsEmbedding(nn.Module):
@@ -398,14 +410,18 @@ class PandaLiteModel(PandaLitePreTrainedModel):
         patch_missing = ~patch_observed.any(dim=-1)  # (B, C, N): patches with no observed step
         parroted = None
         if config.parrot_motif_length:
-            # The parroted continuation enters as F more tokens after the context's N, in
-            # time order (rotary positions N..N+F-1), and the head predicts a residual on it.
-            parroted = parrot_continuation(normalised, observed, config.parrot_motif_length,
-                                           config.prediction_length)  # (B, H, C)
-            parrot_patches, _ = self.patchify(parroted, torch.ones_like(parroted, dtype=torch.bool))
-            patches = torch.cat([patches, parrot_patches], dim=2)  # (B, C, N + F, P)
-            patch_missing = F.pad(patch_missing, (0, parrot_patches.shape[2]), value=False)  # copies are complete
-        hidden = self.encoder(patches, patch_missing)  # (B, C, N (+ F), D)
+            # Each parroted continuation enters as F more tokens after the context's N, best
+            # match first, in time order (rotary positions continue), and the head predicts a
+            # residual on the best one.
+            copies = parrot_continuations(normalised, observed, config.parrot_motif_length,
+                                          config.prediction_length, config.parrot_candidates)  # (B, K, H, C)
+            parroted = copies[:, 0]  # (B, H, C)
+            copies = rearrange(copies, "b k h c -> (b k) h c")
+            copy_patches, _ = self.patchify(copies, torch.ones_like(copies, dtype=torch.bool))  # (B K, C, F, P)
+            copy_patches = rearrange(copy_patches, "(b k) c f p -> b c (k f) p", k=config.parrot_candidates)
+            patches = torch.cat([patches, copy_patches], dim=2)  # (B, C, N + K F, P)
+            patch_missing = F.pad(patch_missing, (0, copy_patches.shape[2]), value=False)  # copies are complete
+        hidden = self.encoder(patches, patch_missing)  # (B, C, N (+ K F), D)
         forecast = rearrange(self.head(hidden), "b c h -> b h c").float()  # normalised (B, H, C)
         if parroted is not None:
             forecast = forecast + parroted

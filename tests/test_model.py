@@ -11,7 +11,7 @@ from transformers import AutoConfig, AutoModel
 
 from panda_lite import PandaLiteConfig, PandaLiteForPretraining, PandaLiteModel
 from panda_lite.evaluation import ContextParroting
-from panda_lite.modeling_panda_lite import parrot_continuation
+from panda_lite.modeling_panda_lite import parrot_continuations, parrot_indices
 
 SMALL = dict(context_length=64, prediction_length=16, patch_length=16, d_model=16,
              num_hidden_layers=2, num_attention_heads=2, ffn_dim=32, num_poly_features=4, num_rff=8)
@@ -40,6 +40,7 @@ def small_model(**overrides) -> PandaLiteModel:
         ({"smape_epsilon": 0.0}, "smape_epsilon", "> 0"),
         ({"parrot_motif_length": -1}, "parrot_motif_length", "integer >= 0"),
         ({"parrot_motif_length": 40}, "parrot_motif_length", "context of at least 80"),
+        ({"parrot_motif_length": 4, "parrot_candidates": 0}, "parrot_candidates", "integer >= 1"),
         ({"parrot_motif_length": 4, "prediction_length": 20}, "parrot_motif_length", "divisible by patch_stride"),
     ],
 )
@@ -210,17 +211,19 @@ def test_masked_pretraining_encoder_initialises_the_forecaster(tmp_path):
         assert torch.equal(forecaster.encoder.state_dict()[name], tensor), name
 
 
-def test_untrained_parroting_model_is_exactly_context_parroting():
-    # The head predicts a residual on the parroted continuation and starts at zero, so before
-    # any training the forecaster reproduces the evaluation baseline (up to float32).
-    model = small_model(parrot_motif_length=4, prediction_length=32)
-    assert model.config.num_tokens == model.config.num_patches + 2
+@pytest.mark.parametrize("candidates", [1, 3])
+def test_untrained_parroting_model_is_exactly_context_parroting(candidates):
+    # The head predicts a residual on the best parroted continuation and starts at zero, so
+    # before any training the forecaster reproduces the evaluation baseline (up to float32),
+    # however many candidates it reads.
+    model = small_model(parrot_motif_length=4, prediction_length=32, parrot_candidates=candidates)
+    assert model.config.num_tokens == model.config.num_patches + 2 * candidates
     t = np.arange(64)
     context = np.stack([np.stack([np.sin(t / 3.0 + phase), np.cos(t / 5.0) * 10 + phase], axis=1)
                         for phase in (0.0, 0.7, 2.0)])  # (3, 64, 2)
     with torch.no_grad():
         out = model(past_values=torch.tensor(context, dtype=torch.float32))
-    assert out.last_hidden_state.shape == (3, 2, 6, 16)
+    assert out.last_hidden_state.shape == (3, 2, 4 + 2 * candidates, 16)
     expected = ContextParroting(motif_length=4)(context, 32)
     np.testing.assert_allclose(out.prediction.numpy(), expected, atol=1e-4)
 
@@ -238,9 +241,25 @@ def test_parroting_never_matches_padding_and_is_batch_independent():
     series[:, :40] = series[:, -4:].repeat(1, 10, 1)
     observed = torch.ones_like(series, dtype=torch.bool)
     observed[:, :40] = False
-    copy = parrot_continuation(series, observed, motif_length=4, horizon=16)
+    copy = parrot_continuations(series, observed, motif_length=4, horizon=16)
+    assert copy.shape == (3, 1, 16, 2)
     assert set(copy.flatten().tolist()) <= set(x[:, 40:].flatten().tolist())
-    assert not torch.equal(copy, parrot_continuation(series, torch.ones_like(observed), 4, 16))
+    assert not torch.equal(copy, parrot_continuations(series, torch.ones_like(observed), 4, 16))
+
+
+def test_parroted_candidates_come_from_distinct_passes():
+    # Period 12 with a slow drift: every earlier cycle is a good match, so without suppression
+    # the runners-up would be shifts of the best window by one or two steps.
+    t = torch.arange(96, dtype=torch.float32)
+    series = torch.stack([torch.sin(2 * torch.pi * t / 12) + 0.002 * t, torch.cos(2 * torch.pi * t / 12)], dim=1)[None]
+    observed = torch.ones_like(series, dtype=torch.bool)
+    index = parrot_indices(series, observed, motif_length=5, horizon=8, num_matches=4)  # (1, 4, 8)
+    assert torch.equal(index[:, 0], parrot_indices(series, observed, 5, 8)[:, 0])
+    starts = index[0, :, 0]
+    assert starts[0] == 96 - 12  # the last cycle is the nearest (smallest drift)
+    gaps = (starts[:, None] - starts[None, :]).abs() + 5 * torch.eye(4, dtype=torch.long)
+    assert bool((gaps >= 5).all())
+    assert bool(((96 - starts) % 12 == 0).all())  # each candidate copies a whole earlier cycle
 
 
 def test_trained_parroting_head_survives_save_and_load(tmp_path):

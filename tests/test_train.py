@@ -218,6 +218,24 @@ def test_masked_patch_pretraining_initialises_a_forecaster(corpus, tmp_path):
     assert encoder and all(torch.equal(v, mlm_weights[k]) for k, v in encoder.items())
 
 
+def test_more_parroted_candidates_keep_the_trained_head(tmp_path):
+    # Growing the retrieval tokens from 1 to 3 candidates: the old head fills the leading
+    # columns (context + best candidate), the two new candidates' columns start at zero.
+    config = load_config(TINY, ["model.parrot_motif_length=4"])
+    torch.manual_seed(0)
+    one = PandaLiteModel(PandaLiteConfig(**config.model))
+    with torch.no_grad():
+        one.head.projection.weight.normal_()
+        one.head.projection.bias.normal_()
+    one.save_pretrained(tmp_path / "one")
+    three = build_model(load_config(TINY, [f"init_from={tmp_path / 'one'}", "model.parrot_motif_length=4",
+                                           "model.parrot_candidates=3"]))
+    old, new = one.head.projection.weight, three.head.projection.weight
+    assert new.shape[1] == old.shape[1] + 2 * one.config.num_parrot_patches * one.config.d_model
+    assert torch.equal(new[:, : old.shape[1]], old) and not new[:, old.shape[1]:].any()
+    assert torch.equal(three.head.projection.bias, one.head.projection.bias)
+
+
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():

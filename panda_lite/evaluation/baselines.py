@@ -74,7 +74,7 @@ class ContextParroting:
         context = _check_context(context, horizon, min_length=2 * d)
         # Matching on the z-scored context (float64 here); the copy is of the raw values.
         z = torch.from_numpy(standardize(context, context))
-        index = parrot_indices(z, torch.ones_like(z, dtype=torch.bool), d, horizon).numpy()  # (B, H)
+        index = parrot_indices(z, torch.ones_like(z, dtype=torch.bool), d, horizon)[:, 0].numpy()  # (B, H)
         return np.take_along_axis(context, index[:, :, None], axis=1)
 
 

@@ -22,6 +22,7 @@ import transformers
 import yaml
 from accelerate import Accelerator
 from accelerate.utils import set_seed
+from safetensors import safe_open
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -95,8 +96,35 @@ def build_model(config: TrainConfig) -> PandaLiteModel | PandaLiteForPretraining
     if config.init_from is None:
         return cls(PandaLiteConfig(**config.model))
     location, is_local = resolve_checkpoint(config.init_from)
-    return cls.from_pretrained(location, local_files_only=is_local, dtype=torch.float32,
-                               ignore_mismatched_sizes=True, **config.model)
+    model = cls.from_pretrained(location, local_files_only=is_local, dtype=torch.float32,
+                                ignore_mismatched_sizes=True, **config.model)
+    if isinstance(model, PandaLiteModel):
+        keep_trained_head(model, location)
+    return model
+
+
+def keep_trained_head(model: PandaLiteModel, location: str) -> None:
+    """A forecaster that reads more parroted candidates than its `init_from` checkpoint keeps
+    that checkpoint's trained head: the flattened tokens of the old layout (context, then the
+    first candidates) come first in the new one, so the old weights fill the leading columns
+    and the new candidates' columns start at zero (the forecast is unchanged at step 0 but
+    for the new tokens' effect through attention). Any other shape change keeps the fresh head."""
+    files = sorted(Path(location).glob("*.safetensors"))
+    if not files:
+        return
+    weight = model.head.projection.weight  # (H, K' width)
+    with safe_open(str(files[0]), framework="pt") as checkpoint:
+        if "head.projection.weight" not in checkpoint.keys():
+            return
+        old_weight = checkpoint.get_tensor("head.projection.weight")  # (H, K width)
+        old_bias = checkpoint.get_tensor("head.projection.bias")
+    grows = (old_weight.shape[0] == weight.shape[0] and old_weight.shape[1] < weight.shape[1]
+             and model.config.parrot_motif_length and model.config.pooling == "flatten")
+    if grows:
+        with torch.no_grad():
+            weight.zero_()
+            weight[:, : old_weight.shape[1]] = old_weight
+            model.head.projection.bias.copy_(old_bias)
 
 
 def lr_factor(step: int, max_steps: int, warmup_fraction: float, min_ratio: float) -> float:
