@@ -67,6 +67,12 @@ class PandaLiteConfig(PretrainedConfig):
             at least `parrot_motif_length` steps from every better one's (typically earlier
             cycles of the attractor). Each adds `num_parrot_patches` tokens; the head's residual
             is on the best match, so extra candidates only inform it.
+        nvar_expert_delays: 0 (off) or the delay taps k of an in-context NVAR expert used by
+            [`PandaLitePipeline`]: per series, a quadratic NVAR (`panda_lite.evaluation.NVAR`)
+            is fitted on the context, and it makes the forecast instead of the network when it
+            forecasts the context's own last `prediction_length` steps better (lower sMAPE on
+            the context's z-scores, each fitted or conditioned on the steps before them). Exact
+            for polynomial vector fields of degree <= 2, which the network only approximates.
     """
 
     model_type = "panda_lite"
@@ -102,6 +108,7 @@ class PandaLiteConfig(PretrainedConfig):
         mask_ratio: float = 0.5,
         parrot_motif_length: int = 0,
         parrot_candidates: int = 1,
+        nvar_expert_delays: int = 0,
         **kwargs,
     ):
         self.context_length = context_length
@@ -133,6 +140,7 @@ class PandaLiteConfig(PretrainedConfig):
         self.mask_ratio = mask_ratio
         self.parrot_motif_length = parrot_motif_length
         self.parrot_candidates = parrot_candidates
+        self.nvar_expert_delays = nvar_expert_delays
         self._validate()
         super().__init__(**kwargs)
 
@@ -207,6 +215,9 @@ class PandaLiteConfig(PretrainedConfig):
         candidates = self.parrot_candidates
         require(isinstance(candidates, int) and not isinstance(candidates, bool) and candidates >= 1,
                 "parrot_candidates", f"must be an integer >= 1, got {candidates!r}")
+        delays = self.nvar_expert_delays
+        require(isinstance(delays, int) and not isinstance(delays, bool) and delays >= 0, "nvar_expert_delays",
+                f"must be an integer >= 0 (0 = off), got {delays!r}")
         if motif:
             require(2 * motif <= self.context_length, "parrot_motif_length",
                     f"a motif of {motif} steps needs a context of at least {2 * motif}, "

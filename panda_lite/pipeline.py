@@ -9,8 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .configuration_panda_lite import PandaLiteConfig
+from .evaluation.baselines import NVAR
+from .evaluation.data import standardize
+from .evaluation.metrics import smape
 from .modeling_panda_lite import PandaLiteModel
 
 BUNDLED_CHECKPOINTS_DIR = Path(__file__).parent / "checkpoints"
@@ -199,6 +203,37 @@ class PandaLitePipeline:
             ]
         return torch.cat(chunks, dim=1)[:, :prediction_length]
 
+    @torch.inference_mode()
+    def _forecast(self, values: torch.Tensor, observed: torch.Tensor, prediction_length: int) -> torch.Tensor:
+        """The network's rollout (B, H, C), replaced series by series by the NVAR expert's
+        forecast where the expert wins the backtest (see `config.nvar_expert_delays`)."""
+        forecast = self._rollout(values, observed, prediction_length).cpu()
+        delays, backtest = self.config.nvar_expert_delays, self.config.prediction_length
+        if not delays:
+            return forecast
+        # The expert needs a gap-free context with room for a backtest: the observed steps
+        # must be one trailing run of at least two backtest lengths.
+        complete = observed.all(dim=2)  # (B, L)
+        run = complete.flip(1).cumprod(dim=1).sum(dim=1)  # trailing fully observed steps
+        eligible = ((run == observed.any(dim=2).sum(dim=1)) & (run >= 2 * backtest)).cpu()
+        if not eligible.any():
+            return forecast
+        # The network's backtest: the same context without its last `backtest` steps
+        # (left-padded as missing, like any shorter context), forecasting them.
+        network_backtest = self._rollout(F.pad(values[:, :-backtest], (0, 0, backtest, 0)),
+                                         F.pad(observed[:, :-backtest], (0, 0, backtest, 0), value=False),
+                                         backtest).cpu().double().numpy()
+        expert = NVAR(delays=delays)
+        for row in eligible.nonzero().flatten().tolist():
+            context = values[row, -int(run[row]):].cpu().double().numpy()  # (T, C)
+            past, truth = context[:-backtest], context[-backtest:]
+            expert_backtest = expert(past[None], backtest)[0]
+            expert_error, network_error = (smape(standardize(guess, past), standardize(truth, past))
+                                           for guess in (expert_backtest, network_backtest[row]))
+            if expert_error < network_error:
+                forecast[row] = torch.from_numpy(expert(context[None], prediction_length)[0]).float()
+        return forecast
+
     def predict(self, context: ContextLike, prediction_length: int | None = None, batch_size: int = 32) -> torch.Tensor:
         """Forecasts `prediction_length` steps after each context.
 
@@ -207,7 +242,9 @@ class PandaLitePipeline:
                 (T_i, C) series (lengths may differ, channel counts may not). NaN marks a
                 missing step. Only the last `config.context_length` steps are used.
             prediction_length: forecast steps (default: the model's native length). Longer
-                horizons than native are rolled out on a sliding context.
+                horizons than native are rolled out on a sliding context. With
+                `config.nvar_expert_delays`, a series whose in-context NVAR expert wins the
+                backtest is forecast by the expert instead, over the whole horizon.
             batch_size: series per forward pass; results do not depend on it.
 
         Returns:
@@ -216,7 +253,7 @@ class PandaLitePipeline:
         prediction_length = self.config.prediction_length if prediction_length is None else prediction_length
         _check_positive_int("prediction_length", prediction_length)
         return self._map_batches(
-            context, batch_size, lambda values, observed: self._rollout(values, observed, int(prediction_length))
+            context, batch_size, lambda values, observed: self._forecast(values, observed, int(prediction_length))
         )
 
     @torch.inference_mode()

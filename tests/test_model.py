@@ -41,6 +41,7 @@ def small_model(**overrides) -> PandaLiteModel:
         ({"parrot_motif_length": -1}, "parrot_motif_length", "integer >= 0"),
         ({"parrot_motif_length": 40}, "parrot_motif_length", "context of at least 80"),
         ({"parrot_motif_length": 4, "parrot_candidates": 0}, "parrot_candidates", "integer >= 1"),
+        ({"nvar_expert_delays": -1}, "nvar_expert_delays", "integer >= 0"),
         ({"parrot_motif_length": 4, "prediction_length": 20}, "parrot_motif_length", "divisible by patch_stride"),
     ],
 )

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from panda_lite import PandaLitePipeline, list_bundled_checkpoints
+from panda_lite.evaluation import NVAR
 from panda_lite.pipeline import BUNDLED_CHECKPOINTS_DIR
 
 
@@ -85,6 +86,32 @@ def test_nan_is_treated_as_missing(pipe):
 def test_same_input_same_forecast(pipe):
     context = series(200)
     assert torch.equal(pipe.predict(context, 50), pipe.predict(context, 50))
+
+
+@pytest.fixture(scope="module")
+def expert_pipe(tiny_checkpoint):
+    return PandaLitePipeline.from_pretrained(tiny_checkpoint, nvar_expert_delays=2)
+
+
+def test_nvar_expert_forecasts_a_quadratic_flow_it_backtests_better(expert_pipe, lorenz_trajectory):
+    # Lorenz-63 is quadratic: the in-context NVAR forecasts the context's own last 32 steps far
+    # better than the tiny random network, so it makes the whole 70-step forecast.
+    context = lorenz_trajectory[1000:1128].astype(np.float32)
+    expected = NVAR(delays=2)(context[None].astype(np.float64), 70)[0]
+    np.testing.assert_array_equal(expert_pipe.predict(context, 70).numpy(), expected.astype(np.float32))
+
+
+def test_nvar_expert_is_skipped_where_it_backtests_worse_or_cannot_run(pipe, expert_pipe, lorenz_trajectory):
+    noise = np.random.default_rng(0).normal(size=(128, 3))  # no dynamics for NVAR to fit
+    holed = lorenz_trajectory[1000:1128].copy()
+    holed[50, 0] = np.nan  # a gap: no gap-free context for the expert
+    short = lorenz_trajectory[1000:1060]  # shorter than two backtests (64 steps)
+    for context in (noise, holed, short):
+        torch.testing.assert_close(expert_pipe.predict(context, 40), pipe.predict(context, 40))
+    # Per series, whatever else is in the batch.
+    contexts = [lorenz_trajectory[1000:1128], noise, short]
+    alone = torch.stack([expert_pipe.predict(c, 40) for c in contexts])
+    torch.testing.assert_close(expert_pipe.predict(contexts, 40, batch_size=2), alone, atol=1e-5, rtol=1e-5)
 
 
 def test_embed_returns_patch_tokens(pipe):
