@@ -99,6 +99,7 @@ def test_nvar_expert_forecasts_a_quadratic_flow_it_backtests_better(expert_pipe,
     context = lorenz_trajectory[1000:1128].astype(np.float32)
     expected = NVAR(delays=2)(context[None].astype(np.float64), 70)[0]
     np.testing.assert_array_equal(expert_pipe.predict(context, 70).numpy(), expected.astype(np.float32))
+    assert bool(expert_pipe.uses_expert(context))
 
 
 def test_nvar_expert_is_skipped_where_it_backtests_worse_or_cannot_run(pipe, expert_pipe, lorenz_trajectory):
@@ -108,6 +109,7 @@ def test_nvar_expert_is_skipped_where_it_backtests_worse_or_cannot_run(pipe, exp
     short = lorenz_trajectory[1000:1060]  # shorter than two backtests (64 steps)
     for context in (noise, holed, short):
         torch.testing.assert_close(expert_pipe.predict(context, 40), pipe.predict(context, 40))
+    assert expert_pipe.uses_expert([noise, holed, short]).tolist() == [False, False, False]
     # Per series, whatever else is in the batch.
     contexts = [lorenz_trajectory[1000:1128], noise, short]
     alone = torch.stack([expert_pipe.predict(c, 40) for c in contexts])
