@@ -55,6 +55,10 @@ def main() -> None:
         vpt = valid_prediction_time(z_forecast, z_truth)
         lyapunov = vpt_lyapunov_times(vpt, trajectory.dt, trajectory.lyapunov_max)
         print(f"{name:<12}{float(smape(z_forecast, z_truth)):>15.1f}{int(vpt):>13d}{float(lyapunov):>22.2f}")
+    if pipe.config.nvar_expert_delays:
+        maker = "its in-context NVAR expert" if pipe.uses_expert(context) else "the network"
+        print(f"panda_lite's forecast is by {maker}: it forecast the context's own last "
+              f"{pipe.config.prediction_length} steps better")
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
