@@ -280,7 +280,7 @@ class PandaLitePipeline:
     def embed(self, context: ContextLike, batch_size: int = 32) -> torch.Tensor:
         """Encoder tokens of each context: float32 CPU tensor (C, N, D) for a single series,
         (B, C, N, D) for a batch, D = config.d_model, N = config.num_tokens: the context's
-        patches, then (with `parrot_motif_length`) the parroted continuation's."""
+        patches, then (with `parrot_motif_length`) each parroted candidate's."""
         return self._map_batches(
             context,
             batch_size,
