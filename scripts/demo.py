@@ -5,8 +5,8 @@
 Integrates the dysts flow, forecasts `horizon` steps after a 512-step context with the
 checkpoint (default: the first bundled checkpoint, else the tiny random test checkpoint),
 prints sMAPE (0-200 scale) and valid prediction time for the model and for context
-parroting on the context-standardised values, and writes a PNG of context, truth and both
-forecasts.
+parroting on the context-standardised values (and for the network alone when the checkpoint
+has an NVAR expert), and writes a PNG of context, truth and the forecasts.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def main() -> None:
         "panda_lite": pipe.predict(context, args.horizon).double().numpy(),
         "parroting": ContextParroting()(context[None], args.horizon)[0],
     }
+    if pipe.config.nvar_expert_delays:  # show the network's own forecast too, whichever was chosen
+        network = PandaLitePipeline.from_pretrained(args.checkpoint, nvar_expert_delays=0)
+        forecasts["network"] = network.predict(context, args.horizon).double().numpy()
 
     print(f"{args.system}: context {CONTEXT} steps, horizon {args.horizon} steps, checkpoint {args.checkpoint}")
     print(f"{'method':<12}{'sMAPE (0-200)':>15}{'VPT (steps)':>13}{'VPT (Lyapunov times)':>22}")
@@ -58,7 +61,7 @@ def main() -> None:
     if pipe.config.nvar_expert_delays:
         maker = "its in-context NVAR expert" if pipe.uses_expert(context) else "the network"
         print(f"panda_lite's forecast is by {maker}: it forecast the context's own last "
-              f"{pipe.config.prediction_length} steps better")
+              f"{pipe.config.prediction_length} steps better ('network' is the network alone)")
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
