@@ -234,6 +234,13 @@ def test_more_parroted_candidates_keep_the_trained_head(tmp_path):
     assert new.shape[1] == old.shape[1] + 2 * one.config.num_parrot_patches * one.config.d_model
     assert torch.equal(new[:, : old.shape[1]], old) and not new[:, old.shape[1]:].any()
     assert torch.equal(three.head.projection.bias, one.head.projection.bias)
+    # A plain forecaster's head predicts the whole forecast, not a residual: never kept.
+    plain = PandaLiteModel(PandaLiteConfig(**load_config(TINY, []).model))
+    with torch.no_grad():
+        plain.head.projection.weight.normal_()
+    plain.save_pretrained(tmp_path / "plain")
+    parrot = build_model(load_config(TINY, [f"init_from={tmp_path / 'plain'}", "model.parrot_motif_length=4"]))
+    assert not parrot.head.projection.weight.any() and not parrot.head.projection.bias.any()
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 60.0) -> None:

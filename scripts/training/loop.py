@@ -108,9 +108,10 @@ def keep_trained_head(model: PandaLiteModel, location: str) -> None:
     that checkpoint's trained head: the flattened tokens of the old layout (context, then the
     first candidates) come first in the new one, so the old weights fill the leading columns
     and the new candidates' columns start at zero (the forecast is unchanged at step 0 but
-    for the new tokens' effect through attention). Any other shape change keeps the fresh head."""
+    for the new tokens' effect through attention). Any other shape change keeps the fresh head,
+    in particular a plain forecaster's head (a whole forecast, not a residual on a copy)."""
     files = sorted(Path(location).glob("*.safetensors"))
-    if not files:
+    if not files or not PandaLiteConfig.from_pretrained(location).parrot_motif_length:
         return
     weight = model.head.projection.weight  # (H, K' width)
     with safe_open(str(files[0]), framework="pt") as checkpoint:
