@@ -211,48 +211,56 @@ class PandaLitePipeline:
         return torch.where(run == observed.any(dim=2).sum(dim=1), run, torch.zeros_like(run)).cpu()
 
     @torch.inference_mode()
-    def _expert_wins(self, values: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
-        """(B,) bool: where the NVAR expert forecasts the context's own last `backtest` =
+    def _expert_choice(self, values: torch.Tensor, observed: torch.Tensor) -> dict[int, np.ndarray]:
+        """The series the NVAR expert forecasts: {row: its gap-free context (T, C) float64}
+        for each row where the expert forecasts the context's own last `backtest` =
         `prediction_length` steps better than the network (sMAPE on the z-scores of the steps
         before them, which both condition on). Needs a gap-free context of 2 backtests."""
-        backtest = self.config.prediction_length
+        delays, backtest = self.config.nvar_expert_delays, self.config.prediction_length
+        if not delays:
+            return {}
         steps = self._gap_free_steps(observed)
-        wins = torch.zeros(len(values), dtype=torch.bool)
-        if not self.config.nvar_expert_delays or not (steps >= 2 * backtest).any():
-            return wins
+        eligible = (steps >= 2 * backtest).nonzero().flatten().tolist()
+        if not eligible:
+            return {}
         # The network's backtest: the context without its last `backtest` steps (left-padded
         # as missing, like any shorter context), forecasting them.
         network = self._rollout(F.pad(values[:, :-backtest], (0, 0, backtest, 0)),
                                 F.pad(observed[:, :-backtest], (0, 0, backtest, 0), value=False),
                                 backtest).cpu().double().numpy()  # (B, backtest, C)
-        expert = NVAR(delays=self.config.nvar_expert_delays)
-        for row in (steps >= 2 * backtest).nonzero().flatten().tolist():
+        expert, chosen = NVAR(delays=delays), {}
+        for row in eligible:
             context = values[row, -int(steps[row]):].cpu().double().numpy()  # (T, C)
             past, truth = context[:-backtest], context[-backtest:]
             expert_error, network_error = (smape(standardize(guess, past), standardize(truth, past))
                                            for guess in (expert(past[None], backtest)[0], network[row]))
-            wins[row] = bool(expert_error < network_error)
-        return wins
+            if expert_error < network_error:
+                chosen[row] = context
+        return chosen
 
     @torch.inference_mode()
     def _forecast(self, values: torch.Tensor, observed: torch.Tensor, prediction_length: int) -> torch.Tensor:
         """The network's rollout (B, H, C), replaced series by series by the NVAR expert's
         forecast where the expert wins the backtest (see `config.nvar_expert_delays`)."""
         forecast = self._rollout(values, observed, prediction_length).cpu()
-        wins = self._expert_wins(values, observed)
-        if wins.any():
-            steps, expert = self._gap_free_steps(observed), NVAR(delays=self.config.nvar_expert_delays)
-            for row in wins.nonzero().flatten().tolist():
-                context = values[row, -int(steps[row]):].cpu().double().numpy()  # (T, C)
-                forecast[row] = torch.from_numpy(expert(context[None], prediction_length)[0]).float()
+        chosen = self._expert_choice(values, observed)
+        expert = NVAR(delays=self.config.nvar_expert_delays) if chosen else None
+        for row, context in chosen.items():
+            forecast[row] = torch.from_numpy(expert(context[None], prediction_length)[0]).float()
         return forecast
+
+    def _expert_mask(self, values: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: the rows of `_expert_choice`."""
+        mask = torch.zeros(len(values), dtype=torch.bool)
+        mask[list(self._expert_choice(values, observed))] = True
+        return mask
 
     def uses_expert(self, context: ContextLike, batch_size: int = 32) -> torch.Tensor:
         """Whether `predict` forecasts each series with the in-context NVAR expert rather than
         the network (`config.nvar_expert_delays`): a bool tensor, () for a single series, (B,)
         for a batch. Always False when the expert is off, for contexts with gaps, and for
         contexts shorter than two `prediction_length`s."""
-        return self._map_batches(context, batch_size, self._expert_wins)
+        return self._map_batches(context, batch_size, self._expert_mask)
 
     def predict(self, context: ContextLike, prediction_length: int | None = None, batch_size: int = 32) -> torch.Tensor:
         """Forecasts `prediction_length` steps after each context.
