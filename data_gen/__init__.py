@@ -2,13 +2,11 @@
 
 Pipeline: dysts founders (founders.py) -> ensemble integration (integrate.py) -> attractor
 tests (attractor_tests.py) -> mutation and skew products (evolve.py, systems.py) -> Parquet
-shards (corpus.py), orchestrated by generate.py and the ``panda-lite-generate`` CLI (cli.py).
-Imports nothing from panda_lite or the training code.
+shards (corpus.py: the contract every reader shares), orchestrated by generate.py and the
+``panda-lite-generate`` CLI (cli.py); toy.py writes a small corpus in the same format. Uses
+only numpy, scipy, dysts, datasets and panda_lite's file helpers (no torch, no training code).
 """
 
-from importlib import metadata
+from panda_lite import __version__
 
-try:
-    __version__ = metadata.version("panda-lite")
-except metadata.PackageNotFoundError:  # running from a source checkout without installing
-    __version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -8,8 +8,8 @@ the first failure, whose name is the rejection reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Callable
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -51,7 +51,7 @@ def bounded(x: np.ndarray, ppp: float, cfg: TestConfig) -> tuple[bool, float]:
 
 def not_fixed_point(x: np.ndarray, ppp: float, cfg: TestConfig) -> tuple[bool, float]:
     """The last ``fixed_point_tail`` of the trajectory still moves. Score: its range / full range."""
-    tail = x[-max(2, int(len(x) * cfg.fixed_point_tail)):]
+    tail = x[-max(2, int(len(x) * cfg.fixed_point_tail)) :]
     full = np.ptp(x, axis=0)
     score = float((np.ptp(tail, axis=0) / (full + 1e-300)).max()) if full.max() > 0 else 0.0
     return score > cfg.fixed_point_tol, score
@@ -123,7 +123,9 @@ def _neighbour_divergence(x: np.ndarray, ppp: float, cfg: TestConfig, horizon: i
     last = len(z) - horizon - 1
     theiler = max(1, int(round(ppp)))
     if last <= 2 * theiler:
-        raise ValueError(f"trajectory of {len(z)} samples too short for horizon {horizon} and {theiler} samples per period")
+        raise ValueError(
+            f"trajectory of {len(z)} samples too short for horizon {horizon} and {theiler} samples per period"
+        )
     sub = 4
     cloud = np.arange(0, last, sub)
     tree = cKDTree(z[cloud])
@@ -182,7 +184,9 @@ def run_tests(x: np.ndarray, ppp: float, cfg: TestConfig = TestConfig()) -> tupl
     Returns (name of the first failed test or None, {test name: score} for the tests run).
     """
     if x.ndim != 2 or len(x) < 4 * ppp:
-        raise ValueError(f"expected a (T, C) trajectory of at least 4 periods, got shape {x.shape} at {ppp} points/period")
+        raise ValueError(
+            f"expected a (T, C) trajectory of at least 4 periods, got shape {x.shape} at {ppp} points/period"
+        )
     x = np.asarray(x, dtype=np.float64)
     scores: dict[str, float] = {}
     for name, test in TESTS:

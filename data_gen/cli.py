@@ -24,20 +24,38 @@ from .rk_methods import METHODS
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="panda-lite-generate", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="panda-lite-generate",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--out", required=True, help="output folder; shards go to OUT/SPLIT/")
-    p.add_argument("--num-systems", type=int, required=True, help="evolved systems over all shards (accepted founders come in addition)")
+    p.add_argument(
+        "--num-systems",
+        type=int,
+        required=True,
+        help="evolved systems over all shards (accepted founders come in addition)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--split", choices=SPLITS, default="train", help="train: founders not held out; test: held-out founders only")
+    p.add_argument(
+        "--split", choices=SPLITS, default="train", help="train: founders not held out; test: held-out founders only"
+    )
     p.add_argument("--workers", type=int, default=1, help="processes on this machine (results do not depend on it)")
-    p.add_argument("--num-shards", type=int, default=None, help=f"default: ceil(num_systems / {DEFAULT_SYSTEMS_PER_SHARD})")
+    p.add_argument(
+        "--num-shards", type=int, default=None, help=f"default: ceil(num_systems / {DEFAULT_SYSTEMS_PER_SHARD})"
+    )
     p.add_argument("--shard-index", type=int, default=None, help="generate only this shard (one per node / rank)")
     p.add_argument("--generations", type=int, default=3)
     p.add_argument("--num-ics", type=int, default=8, help="trajectories per accepted system")
     p.add_argument("--length", type=int, default=4096, help="saved points per trajectory, after the transient")
-    p.add_argument("--points-per-period", type=float, nargs="+", default=[128.0], metavar="PPP",
-                   help="one value, or LO HI for a log-uniform range per system")
+    p.add_argument(
+        "--points-per-period",
+        type=float,
+        nargs="+",
+        default=[128.0],
+        metavar="PPP",
+        help="one value, or LO HI for a log-uniform range per system",
+    )
     p.add_argument("--transient-fraction", type=float, default=0.25, help="transient integrated and dropped, x length")
     p.add_argument("--mutation-sigma", type=float, default=0.25)
     p.add_argument("--skew-fraction", type=float, default=0.5)
@@ -46,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=1e-7)
     p.add_argument("--atol", type=float, default=1e-9)
     p.add_argument("--wall-time", type=float, default=60.0, help="seconds per integration batch before it is rejected")
-    p.add_argument("--founders", default=None, help="comma-separated subset of founders (small runs); names outside the split are ignored")
+    p.add_argument(
+        "--founders",
+        default=None,
+        help="comma-separated subset of founders (small runs); names outside the split are ignored",
+    )
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -59,14 +81,30 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.length < 64:
         raise ValueError(f"--length must be >= 64, got {args.length}")
     evolve = EvolveConfig(
-        generations=args.generations, mutation_sigma=args.mutation_sigma, skew_fraction=args.skew_fraction,
-        max_per_founder=args.max_per_founder, ppp_range=(ppp[0], ppp[-1]), n_points=args.length,
-        transient_fraction=args.transient_fraction, num_ics=args.num_ics, method=args.method, rtol=args.rtol, atol=args.atol,
-        wall_time=args.wall_time, tests=TestConfig(),
+        generations=args.generations,
+        mutation_sigma=args.mutation_sigma,
+        skew_fraction=args.skew_fraction,
+        max_per_founder=args.max_per_founder,
+        ppp_range=(ppp[0], ppp[-1]),
+        n_points=args.length,
+        transient_fraction=args.transient_fraction,
+        num_ics=args.num_ics,
+        method=args.method,
+        rtol=args.rtol,
+        atol=args.atol,
+        wall_time=args.wall_time,
+        tests=TestConfig(),
     )
     founders = tuple(n.strip() for n in args.founders.split(",")) if args.founders else None
-    return RunConfig(out=args.out, num_systems=args.num_systems, seed=args.seed, split=args.split,
-                     num_shards=args.num_shards, founders=founders, evolve=evolve)
+    return RunConfig(
+        out=args.out,
+        num_systems=args.num_systems,
+        seed=args.seed,
+        split=args.split,
+        num_shards=args.num_shards,
+        founders=founders,
+        evolve=evolve,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

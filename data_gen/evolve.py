@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,16 +82,24 @@ class Survivor:
         """JSON-able form; floats round-trip exactly, so a reloaded survivor breeds identically."""
         c = self.candidate
         return {
-            "spec": c.spec, "generation": c.generation, "operation": c.operation, "parents": c.parents,
-            "points_per_period": self.points_per_period, "scores": self.scores, "lyapunov": self.lyapunov,
-            "field_rms": self.field_rms, "attractor": self.attractor.tolist(),
+            "spec": c.spec,
+            "generation": c.generation,
+            "operation": c.operation,
+            "parents": c.parents,
+            "points_per_period": self.points_per_period,
+            "scores": self.scores,
+            "lyapunov": self.lyapunov,
+            "field_rms": self.field_rms,
+            "attractor": self.attractor.tolist(),
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Survivor":
+    def from_json(cls, d: dict[str, Any]) -> Survivor:
         """Inverse of :meth:`to_json`."""
         candidate = Candidate(d["spec"], d["generation"], d["operation"], d["parents"])
-        return cls(candidate, d["points_per_period"], d["scores"], d["lyapunov"], d["field_rms"], np.asarray(d["attractor"]))
+        return cls(
+            candidate, d["points_per_period"], d["scores"], d["lyapunov"], d["field_rms"], np.asarray(d["attractor"])
+        )
 
 
 # What a generator is for; part of its key so that streams never collide.
@@ -137,7 +146,9 @@ def mutate(parent: Survivor, rng: np.random.Generator, generation: int, sigma: f
     return Candidate(new_spec, generation, "mutation", [parent.candidate.system_id]), y0
 
 
-def skew_product(driver: Survivor, response: Survivor, rng: np.random.Generator, generation: int) -> tuple[Candidate, np.ndarray]:
+def skew_product(
+    driver: Survivor, response: Survivor, rng: np.random.Generator, generation: int
+) -> tuple[Candidate, np.ndarray]:
     """Couple ``driver`` into ``response`` with a random coordinate map (see systems.py).
 
     Each response coordinate receives one driver coordinate: a random permutation when the
@@ -155,10 +166,12 @@ def skew_product(driver: Survivor, response: Survivor, rng: np.random.Generator,
         "time_scale": period(d_spec) / period(r_spec),
     }
     spec = {"kind": "skew", "driver": d_spec, "response": r_spec, "coupling": coupling}
-    y0 = np.concatenate([
-        driver.attractor[rng.integers(len(driver.attractor))],
-        response.attractor[rng.integers(len(response.attractor))],
-    ])
+    y0 = np.concatenate(
+        [
+            driver.attractor[rng.integers(len(driver.attractor))],
+            response.attractor[rng.integers(len(response.attractor))],
+        ]
+    )
     parents = [driver.candidate.system_id, response.candidate.system_id]
     return Candidate(spec, generation, "skew", parents), y0
 
@@ -167,13 +180,23 @@ def integrate_system(spec: dict, y0: np.ndarray, ppp: float, n_transient: int, c
     """Integrate E start states (E, state dim) of a spec; returns the EnsembleSolution."""
     dt = period(spec) / ppp
     return integrate_ensemble(
-        build_field(spec), np.atleast_2d(np.asarray(y0, dtype=np.float64)), dt, cfg.n_points,
-        n_transient=n_transient, rtol=cfg.rtol, atol=cfg.atol, max_abs=cfg.tests.max_abs,
-        bounded=bounded_mask(spec), wall_time=cfg.wall_time, method=cfg.method,
+        build_field(spec),
+        np.atleast_2d(np.asarray(y0, dtype=np.float64)),
+        dt,
+        cfg.n_points,
+        n_transient=n_transient,
+        rtol=cfg.rtol,
+        atol=cfg.atol,
+        max_abs=cfg.tests.max_abs,
+        bounded=bounded_mask(spec),
+        wall_time=cfg.wall_time,
+        method=cfg.method,
     )
 
 
-def screen(candidate: Candidate, y0: np.ndarray, ppp: float, cfg: EvolveConfig) -> tuple[Survivor | None, str | None, dict]:
+def screen(
+    candidate: Candidate, y0: np.ndarray, ppp: float, cfg: EvolveConfig
+) -> tuple[Survivor | None, str | None, dict]:
     """Integrate one trajectory from y0 (transient dropped) and run the attractor tests.
 
     Returns (survivor or None, rejection reason or None, test scores).
@@ -287,7 +310,9 @@ def evolve(
     return accepted, stats
 
 
-def sample_trajectories(survivor: Survivor, ppp: float, rng: np.random.Generator, cfg: EvolveConfig) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def sample_trajectories(
+    survivor: Survivor, ppp: float, rng: np.random.Generator, cfg: EvolveConfig
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``cfg.num_ics`` trajectories at ``ppp`` points per period from start states drawn on
     the survivor's attractor (already past the transient, so none is dropped).
 

@@ -12,8 +12,9 @@ import copy
 import functools
 import inspect
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,15 +23,30 @@ import numpy as np
 # The three delay equations are listed so that the held-out set is the documented one, but
 # they are skipped as founders (see SKIP_REASONS) and so never appear in either split.
 HELD_OUT_FOUNDERS: tuple[str, ...] = (
-    "Lorenz", "LorenzBounded", "LorenzCoupled",
-    "Rossler", "HyperRossler",
-    "Thomas", "ThomasLabyrinth",
-    "Aizawa", "Halvorsen", "Chua", "MultiChua", "RabinovichFabrikant", "SprottJerk",
-    "HindmarshRose", "ArnoldBeltramiChildress",
+    "Lorenz",
+    "LorenzBounded",
+    "LorenzCoupled",
+    "Rossler",
+    "HyperRossler",
+    "Thomas",
+    "ThomasLabyrinth",
+    "Aizawa",
+    "Halvorsen",
+    "Chua",
+    "MultiChua",
+    "RabinovichFabrikant",
+    "SprottJerk",
+    "HindmarshRose",
+    "ArnoldBeltramiChildress",
     "Duffing",
-    "DoublePendulum", "HenonHeiles", "Lorenz96",
-    "Hopfield", "CellCycle",
-    "MackeyGlass", "IkedaDelay", "SprottDelay",
+    "DoublePendulum",
+    "HenonHeiles",
+    "Lorenz96",
+    "Hopfield",
+    "CellCycle",
+    "MackeyGlass",
+    "IkedaDelay",
+    "SprottDelay",
 )
 
 SPLITS = ("train", "test")
@@ -72,7 +88,7 @@ class Founder:
             inst.param_list = [inst.params[k] for k in sorted(inst.params)]
         return inst
 
-    def vector_field(self, params: dict[str, Any] | Sequence[dict[str, Any]] | None = None) -> "FounderField":
+    def vector_field(self, params: dict[str, Any] | Sequence[dict[str, Any]] | None = None) -> FounderField:
         """The ensemble vector field with one shared parameter dict or one dict per member."""
         return FounderField(self, params if params is not None else self.params)
 
@@ -131,7 +147,7 @@ class FounderField:
             out[i] = row  # broadcasts rows that are constants or (E,) parameters
         return out
 
-    def subset(self, keep: np.ndarray) -> "FounderField":
+    def subset(self, keep: np.ndarray) -> FounderField:
         """The same field restricted to ensemble members ``keep`` (an index array)."""
         if not self._member_keys:
             return self
@@ -230,6 +246,7 @@ def founder_table() -> tuple[dict[str, Founder], dict[str, str]]:
         if founder is not None:
             usable[name] = founder
         else:
+            assert reason is not None  # _screen_name gives a reason for every refusal
             skipped[name] = reason
     return usable, skipped
 
@@ -267,5 +284,9 @@ def signature_of(name: str) -> str:
         if fn is not None:
             break
     src = inspect.getsource(getattr(fn, "__func__", fn))
-    body = [line.strip() for line in src.splitlines()[1:] if line.strip() and not line.strip().startswith(("@", "def", "return"))]
+    body = [
+        line.strip()
+        for line in src.splitlines()[1:]
+        if line.strip() and not line.strip().startswith(("@", "def", "return"))
+    ]
     return f"{name}: " + "; ".join(body)

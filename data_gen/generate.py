@@ -21,10 +21,22 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from . import __version__
+from panda_lite import __version__
+from panda_lite.io import atomic_write_json
+
 from .attractor_tests import config_dict
-from .corpus import shard_complete, shard_paths, system_rows, write_json, write_shard
-from .evolve import FOUNDER_TRAJECTORIES, SYSTEM_TRAJECTORIES, EvolveConfig, Survivor, evolve, rng_for, sample_ppp, sample_trajectories, screen_founder
+from .corpus import shard_complete, shard_paths, system_rows, write_manifest, write_shard
+from .evolve import (
+    FOUNDER_TRAJECTORIES,
+    SYSTEM_TRAJECTORIES,
+    EvolveConfig,
+    Survivor,
+    evolve,
+    rng_for,
+    sample_ppp,
+    sample_trajectories,
+    screen_founder,
+)
 from .founders import HELD_OUT_FOUNDERS, founder_names, founder_table
 from .systems import period, short_hash
 
@@ -77,15 +89,21 @@ def founder_survivors(run: RunConfig, workers: int = 1, progress: bool = True) -
         return json.loads(path.read_text())
     jobs = [(n, run.evolve) for n in names]
     with _pool(workers) as pool:
-        results = list(tqdm(pool.imap(_screen_job, jobs) if pool else map(_screen_job, jobs),
-                            total=len(jobs), desc=f"screening {run.split} founders", disable=not progress))
+        results = list(
+            tqdm(
+                pool.imap(_screen_job, jobs) if pool else map(_screen_job, jobs),
+                total=len(jobs),
+                desc=f"screening {run.split} founders",
+                disable=not progress,
+            )
+        )
     result = {
         "survivors": [s for _, s, _, _ in results if s is not None],
         "rejected": {n: r for n, _, r, _ in results if r is not None},
         "skipped": founder_table()[1],
         "cpu_seconds": sum(c for *_, c in results),
     }
-    write_json(path, result)
+    atomic_write_json(path, result)
     return json.loads(path.read_text())
 
 
@@ -101,8 +119,19 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
         trajs, ics, status = sample_trajectories(survivor, ppp, rng, cfg)
         trajectory_failures.update(s for s in status if s != "ok")
         integration = {"rtol": cfg.rtol, "atol": cfg.atol, "n_transient": 0, "method": cfg.method}
-        rows.extend(system_rows(survivor.candidate.genealogy(), trajs, ics, period(survivor.candidate.spec) / ppp,
-                                ppp, survivor.lyapunov, survivor.scores, run.seed, integration))
+        rows.extend(
+            system_rows(
+                survivor.candidate.genealogy(),
+                trajs,
+                ics,
+                period(survivor.candidate.spec) / ppp,
+                ppp,
+                survivor.lyapunov,
+                survivor.scores,
+                run.seed,
+                integration,
+            )
+        )
 
     n_founder_systems = 0
     for j, survivor in enumerate(founders):
@@ -115,7 +144,7 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
         add(survivor, survivor.points_per_period, rng_for(run.seed, shard, SYSTEM_TRAJECTORIES, k))
 
     _check_split(run.split, rows)
-    parquet, manifest_path = shard_paths(run.out, run.split, shard, run.shards)
+    parquet, _ = shard_paths(run.out, run.split, shard, run.shards)
     write_shard(parquet, rows)
     manifest = {
         "seed": run.seed,
@@ -132,13 +161,24 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
         },
         "rejections": dict(sum((g.rejections for g in stats), Counter())),
         "trajectory_failures": dict(trajectory_failures),
-        "generations": [{"generation": g.generation, "candidates": g.candidates, "accepted": g.accepted,
-                         "rejections": dict(g.rejections)} for g in stats],
-        "founder_screening": {"accepted": len(founders), "rejected": screening["rejected"], "skipped": screening["skipped"]},
+        "generations": [
+            {
+                "generation": g.generation,
+                "candidates": g.candidates,
+                "accepted": g.accepted,
+                "rejections": dict(g.rejections),
+            }
+            for g in stats
+        ],
+        "founder_screening": {
+            "accepted": len(founders),
+            "rejected": screening["rejected"],
+            "skipped": screening["skipped"],
+        },
         "config": run.describe(),
         "cpu_seconds": time.process_time() - start,  # the only field that varies between reruns
     }
-    write_json(manifest_path, manifest)
+    write_manifest(parquet, manifest)
     return manifest
 
 
@@ -166,7 +206,9 @@ def _pool(workers: int):
     return multiprocessing.get_context("fork").Pool(workers)
 
 
-def generate(run: RunConfig, workers: int = 1, shard_index: int | None = None, progress: bool = True) -> dict[str, Any]:
+def generate(
+    run: RunConfig, workers: int = 1, shard_index: int | None = None, progress: bool = True
+) -> dict[str, Any]:
     """Generate all shards (or only ``shard_index``), skipping finished ones.
 
     Returns a summary: accepted systems, rejections by reason, CPU seconds, systems per CPU-minute.
@@ -202,7 +244,9 @@ def summarize(run: RunConfig, shards, screening: dict[str, Any]) -> dict[str, An
     per_generation: dict[int, Counter] = {}
     for m in manifests:
         for g in m["generations"]:
-            per_generation.setdefault(g["generation"], Counter()).update(candidates=g["candidates"], accepted=g["accepted"])
+            per_generation.setdefault(g["generation"], Counter()).update(
+                candidates=g["candidates"], accepted=g["accepted"]
+            )
     n_founders = len(screening["survivors"]) + len(screening["rejected"])
     accepted = sum(m["counts"]["founder_systems"] + m["counts"]["evolved_systems"] for m in manifests)
     cpu = screening["cpu_seconds"] + sum(m["cpu_seconds"] for m in manifests)

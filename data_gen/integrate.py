@@ -16,8 +16,8 @@ vector field is written in torch ops. dysts' right-hand sides are numpy code: CP
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -105,7 +105,9 @@ def integrate_ensemble(
     n_grid = n_transient + n_samples
     t_final = t0 + (n_grid - 1) * dt
     min_step = 1e-9 * dt if min_step is None else min_step
-    bound_rows = xp.ones(n_dim, dtype=bool, device=y0.device) if bounded is None else xp.asarray(bounded, device=y0.device)
+    bound_rows = (
+        xp.ones(n_dim, dtype=bool, device=y0.device) if bounded is None else xp.asarray(bounded, device=y0.device)
+    )
     rk = METHODS[method](xp, like)
     n_stages = rk.n_stages
 
@@ -142,8 +144,20 @@ def integrate_ensemble(
         finite = xp.isfinite(err)
         accept = finite & (err <= 1.0)
 
-        _record_step(out, ids, k_next, t_next, t, h, accept, t0, dt, n_transient, xp,
-                     lambda: rk.interpolant(field, t, y, y_new, h, ks))
+        _record_step(
+            out,
+            ids,
+            k_next,
+            t_next,
+            t,
+            h,
+            accept,
+            t0,
+            dt,
+            n_transient,
+            xp,
+            lambda: rk.interpolant(field, t, y, y_new, h, ks),  # noqa: B023 (called within this step)
+        )
         y = xp.where(accept, y_new, y)
         f = xp.where(accept, f_new, f)
         t = xp.where(accept, t + h, t)

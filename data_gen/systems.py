@@ -83,7 +83,7 @@ def observe(spec: dict, states: np.ndarray) -> np.ndarray:
     """Saved channels from integrated states (..., state dim) -> (..., C): the response part of
     a skew product, with dysts' postprocessing of unbounded phases (e.g. angle -> cos)."""
     if _check(spec) == "skew":
-        return observe(spec["response"], states[..., dimension(spec["driver"]):])
+        return observe(spec["response"], states[..., dimension(spec["driver"]) :])
     return get_founder(spec["name"]).postprocess(states)
 
 
@@ -96,7 +96,9 @@ def build_field(spec: dict, member_params: list[dict] | None = None):
         return get_founder(spec["name"]).vector_field(member_params if member_params is not None else spec["params"])
     if member_params is not None:
         raise ValueError("per-member parameters are only supported for founder specs")
-    return SkewField(build_field(spec["driver"]), build_field(spec["response"]), spec["coupling"], dimension(spec["driver"]))
+    return SkewField(
+        build_field(spec["driver"]), build_field(spec["response"]), spec["coupling"], dimension(spec["driver"])
+    )
 
 
 class SkewField:
@@ -106,16 +108,20 @@ class SkewField:
         self.driver, self.response, self.driver_dim = driver, response, driver_dim
         self.tau = float(coupling["time_scale"])
         self.map = np.asarray(coupling["map"], dtype=np.int64)
-        gain = np.asarray(coupling["strength"]) * np.asarray(coupling["response_rms"]) / np.asarray(coupling["driver_rms"])[self.map]
+        gain = (
+            np.asarray(coupling["strength"])
+            * np.asarray(coupling["response_rms"])
+            / np.asarray(coupling["driver_rms"])[self.map]
+        )
         self.gain = gain[:, None]
 
     def __call__(self, t: np.ndarray, y: np.ndarray) -> np.ndarray:
         """dy/dt; t: (E,), y: (Cd + Cr, E) -> (Cd + Cr, E)."""
         f_driver = self.driver(self.tau * t, y[: self.driver_dim])
-        f_response = self.response(t, y[self.driver_dim:]) + self.gain * f_driver[self.map]
+        f_response = self.response(t, y[self.driver_dim :]) + self.gain * f_driver[self.map]
         return np.concatenate([self.tau * f_driver, f_response])
 
-    def subset(self, keep: np.ndarray) -> "SkewField":
+    def subset(self, keep: np.ndarray) -> SkewField:
         """The same field restricted to ensemble members ``keep``."""
         new = object.__new__(SkewField)
         new.__dict__.update(self.__dict__)
@@ -129,7 +135,7 @@ def short_hash(obj: Any, n: int = 6) -> str:
 
 
 def system_id(spec: dict, mutated: bool) -> str:
-    """"Lorenz" (a founder as is), "Lorenz~m3f2a1" (mutant), "Rossler->Lorenz~9c1d0e" (skew)."""
+    """ "Lorenz" (a founder as is), "Lorenz~m3f2a1" (mutant), "Rossler->Lorenz~9c1d0e" (skew)."""
     if _check(spec) == "skew":
         return f"{spec['driver']['name']}->{spec['response']['name']}~{short_hash(spec)}"
     return f"{spec['name']}~m{short_hash(spec)}" if mutated else spec["name"]

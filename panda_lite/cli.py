@@ -1,18 +1,25 @@
-"""`panda-lite` command line: `forecast` a user trajectory, `evaluate` checkpoints and baselines.
+"""The panda-lite command: forecast a trajectory, evaluate checkpoints, train and fine-tune.
 
-Heavy imports (torch via the pipeline, dysts, matplotlib) happen inside the subcommands so
-that `panda-lite --help` is instant.
+Each subcommand imports what it needs when it runs, so `panda-lite --help` is instant.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import os
 import sys
+from typing import Any
 
 import numpy as np
 
-BASELINES = ("last_value", "mean", "parrot", "nvar")
+from . import __version__
+
+EXPERT_HELP = (
+    "in-context expert: auto (the checkpoint's pipeline_config.json), off (the network alone) "
+    "or nvar (NVAR where it wins the backtest)"
+)
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -29,41 +36,83 @@ def _name_list(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
+def _show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+# EvalConfig field -> (flag, argparse type, help); defaults come from EvalConfig itself.
+EVAL_OPTIONS: dict[str, tuple[str, Any, str]] = {
+    "windows_per_trajectory": ("--windows", int, "windows per trajectory"),
+    "context_length": ("--context", int, "context length"),
+    "horizons": ("--horizons", _int_list, "cumulative horizons, comma-separated"),
+    "long_horizon": ("--long-horizon", int, "long-rollout length for KL/Hellinger/dimension; 0 disables"),
+    "seed": ("--seed", int, "window-sampling seed"),
+    "baselines": ("--baselines", _name_list, "baselines to score, comma-separated"),
+    "parrot_motif_length": ("--parrot-d", int, "context-parroting motif length D"),
+    "nvar_delays": ("--nvar-delays", int, "NVAR delay taps"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .evaluation.data import integrate_dysts
+    from .evaluation.harness import EvalConfig
+
     parser = argparse.ArgumentParser(prog="panda-lite", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"panda-lite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     fc = sub.add_parser("forecast", help="forecast a trajectory file with a checkpoint")
     fc.add_argument("--checkpoint", required=True, help="bundled checkpoint name, local folder or Hub id")
-    fc.add_argument("--input", required=True, help="CSV (rows = time, columns = channels, optional header) or .npy (T, C)")
+    fc.add_argument(
+        "--input", required=True, help="CSV (rows = time, columns = channels, optional header) or .npy (T, C)"
+    )
     fc.add_argument("--horizon", required=True, type=int, help="steps to forecast")
     fc.add_argument("--out", required=True, help="output folder for forecast.csv and forecast.png")
     fc.add_argument("--truth", help="optional file with the true continuation (same format and channels)")
+    fc.add_argument("--expert", default="auto", choices=("auto", "off", "nvar"), help=EXPERT_HELP)
     fc.add_argument("--device", default=None, help="torch device (default cpu)")
 
     ev = sub.add_parser("evaluate", help="zero-shot evaluation of checkpoints and baselines")
     src = ev.add_mutually_exclusive_group(required=True)
     src.add_argument("--corpus", help="corpus root; reads CORPUS/<split>/*.parquet")
-    src.add_argument("--systems", type=_name_list, help="comma-separated dysts flows integrated on the fly, e.g. Lorenz,Rossler")
-    ev.add_argument("--checkpoint", action="append", default=[], help="checkpoint to evaluate (repeatable; none = baselines only)")
+    src.add_argument(
+        "--systems", type=_name_list, help="comma-separated dysts flows integrated on the fly, e.g. Lorenz,Rossler"
+    )
+    ev.add_argument(
+        "--checkpoint", action="append", default=[], help="checkpoint to evaluate (repeatable; none = baselines only)"
+    )
     ev.add_argument("--out", required=True, help="output folder")
     ev.add_argument("--split", default="test", help="corpus split folder (default test)")
     ev.add_argument("--max-systems", type=int, default=None, help="evaluate only the first N systems (sorted by id)")
-    ev.add_argument("--windows", type=int, default=6, help="windows per trajectory (default 6)")
-    ev.add_argument("--context", type=int, default=512, help="context length (default 512)")
-    ev.add_argument("--horizons", type=_int_list, default=(64, 128, 256, 512), help="cumulative horizons (default 64,128,256,512)")
-    ev.add_argument("--long-horizon", type=int, default=3584, help="long-rollout length for KL/Hellinger/dimension; 0 disables (default 3584)")
-    ev.add_argument("--seed", type=int, default=1337, help="window-sampling seed (default 1337)")
-    ev.add_argument("--points-per-period", type=float, default=128.0, help="--systems sampling rate (default 128)")
-    ev.add_argument("--num-points", type=int, default=4096, help="--systems samples kept after the transient (default 4096)")
-    ev.add_argument("--baselines", type=_name_list, default=BASELINES, help=f"subset of {','.join(BASELINES)} (default all)")
-    ev.add_argument("--parrot-d", type=int, default=10, help="context-parroting motif length D (default 10)")
-    ev.add_argument("--nvar-delays", type=int, default=2, help="NVAR delay taps (default 2)")
+    defaults = EvalConfig()
+    for name, (flag, kind, text) in EVAL_OPTIONS.items():
+        default = getattr(defaults, name)
+        ev.add_argument(flag, dest=name, type=kind, default=default, help=f"{text} (default {_show(default)})")
+    dysts = inspect.signature(integrate_dysts).parameters
+    ev.add_argument(
+        "--points-per-period",
+        type=float,
+        default=dysts["points_per_period"].default,
+        help=f"--systems sampling rate (default {dysts['points_per_period'].default:g})",
+    )
+    ev.add_argument(
+        "--num-points",
+        type=int,
+        default=dysts["n_points"].default,
+        help=f"--systems samples kept after the transient (default {dysts['n_points'].default})",
+    )
     ev.add_argument("--plot-systems", type=_name_list, default=None, help="systems to plot (default: first 3)")
     ev.add_argument("--no-plots", action="store_true", help="skip PNG plots")
-    ev.add_argument("--batch-size", type=int, default=32, help="model batch size (default 32)")
+    ev.add_argument("--expert", default="auto", choices=("auto", "off", "nvar"), help=EXPERT_HELP)
+    ev.add_argument("--batch-size", type=int, default=None, help="model batch size (default: the pipeline's)")
     ev.add_argument("--device", default=None, help="torch device (default cpu)")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    for command, text in (
+        ("train", "pretrain on a data_gen corpus (the train extra)"),
+        ("finetune", "fine-tune a checkpoint on your own series (the train extra)"),
+    ):
+        sub.add_parser(command, help=text, add_help=False).add_argument("arguments", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -71,6 +120,7 @@ def checkpoint_labels(checkpoints: list[str]) -> list[str]:
     """Table labels for checkpoints: the shortest path suffix that tells them apart, so that
     runs/a/model and runs/b/model become "a/model" and "b/model" rather than two "model"s."""
     parts = [os.path.normpath(c).split(os.sep) for c in checkpoints]
+    labels = [os.path.normpath(c) for c in checkpoints]
     for depth in range(1, max((len(p) for p in parts), default=1) + 1):
         labels = ["/".join(p[-depth:]) for p in parts]
         if len(set(labels)) == len(labels):
@@ -78,19 +128,25 @@ def checkpoint_labels(checkpoints: list[str]) -> list[str]:
     return [f"{label}#{i}" for i, label in enumerate(labels)]  # the same checkpoint given twice
 
 
-def _load_pipeline(checkpoint: str, device: str | None):
+def _load_pipeline(checkpoint: str, device: str | None, expert: str):
     from .pipeline import PandaLitePipeline
 
     try:
-        return PandaLitePipeline.from_pretrained(checkpoint, device=device)
+        return PandaLitePipeline.from_pretrained(checkpoint, device=device, expert=expert)
     except (OSError, ValueError) as err:
         raise ValueError(f"cannot load checkpoint {checkpoint!r}: {err}") from None
 
 
+def _describe_expert(pipe: Any) -> str:
+    if pipe.expert == "off":
+        return "expert off (the network forecasts every series)"
+    return f"expert {pipe.expert} ({pipe.pipeline_config.nvar_delays} delays, where it wins the backtest)"
+
+
 def run_forecast(args: argparse.Namespace) -> int:
     """Forecast --horizon steps after the --input series; write forecast.csv and forecast.png."""
-    from .evaluation.files import read_series, write_csv
     from .evaluation.plots import plot_forecast
+    from .io import read_series, write_csv
 
     if args.horizon < 1:
         raise ValueError(f"--horizon must be a positive integer, got {args.horizon}")
@@ -101,21 +157,32 @@ def run_forecast(args: argparse.Namespace) -> int:
         truth, _ = read_series(args.truth)
         if truth.shape[1] != context.shape[1]:
             raise ValueError(f"{args.truth}: has {truth.shape[1]} channels but {args.input} has {context.shape[1]}")
-    pipe = _load_pipeline(args.checkpoint, args.device)
+    pipe = _load_pipeline(args.checkpoint, args.device, args.expert)
     if len(context) < pipe.config.patch_length:
-        raise ValueError(f"{args.input}: series has {len(context)} time steps, this checkpoint needs at least "
-                         f"{pipe.config.patch_length} (one patch)")
+        raise ValueError(
+            f"{args.input}: series has {len(context)} time steps, this checkpoint needs at least "
+            f"{pipe.config.patch_length} (one patch)"
+        )
     try:
-        pred = pipe.predict(context, args.horizon).numpy().astype(np.float64)
+        forecast, by_expert = pipe.predict(context, args.horizon, return_expert=True)
     except ValueError as err:
         raise ValueError(f"{args.input}: {err}") from None
+    pred = forecast.numpy().astype(np.float64)
 
     csv_path = os.path.join(args.out, "forecast.csv")
     png_path = os.path.join(args.out, "forecast.png")
     write_csv(csv_path, names, [[f"{v:.7g}" for v in row] for row in pred])
-    plot_forecast(png_path, context, {os.path.basename(os.path.normpath(args.checkpoint)): pred}, truth,
-                  title=f"{os.path.basename(args.input)}: {args.horizon}-step forecast", channel_names=names)
+    plot_forecast(
+        png_path,
+        context,
+        {os.path.basename(os.path.normpath(args.checkpoint)): pred},
+        truth,
+        title=f"{os.path.basename(args.input)}: {args.horizon}-step forecast",
+        channel_names=names,
+    )
     print(f"wrote {csv_path} ({pred.shape[0]} rows x {pred.shape[1]} channels) and {png_path}")
+    maker = "the NVAR expert" if bool(by_expert) else "the network"
+    print(f"forecast made by {maker}; {_describe_expert(pipe)}")
     if truth is not None:
         _print_truth_scores(context, pred, truth)
     return 0
@@ -123,37 +190,39 @@ def run_forecast(args: argparse.Namespace) -> int:
 
 def _print_truth_scores(context: np.ndarray, pred: np.ndarray, truth: np.ndarray) -> None:
     """sMAPE / MAE / VPT of the forecast on the overlap with the truth, in context z-units."""
-    from .evaluation import metrics
-    from .evaluation.data import standardize
+    from . import metrics
 
     n = min(len(pred), len(truth))
-    zp, zt = standardize(pred[:n], context), standardize(truth[:n], context)
+    zp, zt = metrics.standardize(pred[:n], context), metrics.standardize(truth[:n], context)
     if np.isnan(zt).any():
         print(f"truth has missing values in the first {n} steps; scores skipped")
         return
-    print(f"vs truth over {n} steps (context z-units): sMAPE {float(metrics.smape(zp, zt)):.2f} (0-200), "
-          f"MAE {float(metrics.mae(zp, zt)):.4f}, VPT {int(metrics.valid_prediction_time(zp, zt))} steps")
+    print(
+        f"vs truth over {n} steps (context z-units): sMAPE {float(metrics.smape(zp, zt)):.2f} (0-200), "
+        f"MAE {float(metrics.mae(zp, zt)):.4f}, VPT {int(metrics.valid_prediction_time(zp, zt))} steps"
+    )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate checkpoints and baselines; write tables, JSON and plots; print the summary."""
-    from .evaluation.baselines import NVAR, ContextParroting, ModelForecaster, context_mean, last_value
+    from .evaluation.baselines import ModelForecaster, default_baselines
     from .evaluation.data import integrate_dysts, load_corpus_split
-    from .evaluation.harness import EvalConfig, evaluate
+    from .evaluation.harness import EvalConfig, Forecaster, evaluate
     from .evaluation.report import write_report
 
-    unknown = set(args.baselines) - set(BASELINES)
-    if unknown:
-        raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from {', '.join(BASELINES)}")
     if args.max_systems is not None and args.max_systems < 1:
         raise ValueError(f"--max-systems must be >= 1, got {args.max_systems}")
-    parrot_name = f"parrot_D{args.parrot_d}"
-    all_baselines = {"last_value": ("last_value", last_value), "mean": ("mean", context_mean),
-                     "parrot": (parrot_name, ContextParroting(args.parrot_d)), "nvar": ("nvar", NVAR(delays=args.nvar_delays))}
-    methods = {}
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    settings = {name: getattr(args, name) for name in EVAL_OPTIONS}
+    config = EvalConfig(**settings)
+    models = {}
     for checkpoint, name in zip(args.checkpoint, checkpoint_labels(args.checkpoint)):
-        methods[name] = ModelForecaster(_load_pipeline(checkpoint, args.device), batch_size=args.batch_size)
-    methods.update(dict(all_baselines[b] for b in args.baselines))
+        pipe = _load_pipeline(checkpoint, args.device, args.expert)
+        models[name] = ModelForecaster(
+            pipe, expert=args.expert, **({"batch_size": args.batch_size} if args.batch_size else {})
+        )
+    methods: dict[str, Forecaster] = {**models, **default_baselines(config)}
     if not methods:
         raise ValueError("nothing to evaluate: give --checkpoint and/or --baselines")
 
@@ -162,20 +231,43 @@ def run_evaluate(args: argparse.Namespace) -> int:
         source = f"corpus {args.corpus} split {args.split}"
     else:
         trajectories = integrate_dysts(list(args.systems[: args.max_systems]), args.num_points, args.points_per_period)
-        source = f"dysts flows {','.join(args.systems[: args.max_systems])} at {args.points_per_period:g} points per period"
+        source = (
+            f"dysts flows {','.join(args.systems[: args.max_systems])} at {args.points_per_period:g} points per period"
+        )
     systems = sorted({t.system_id for t in trajectories})
     plot_systems = args.plot_systems if args.plot_systems is not None else tuple(systems[:3])
-    config = EvalConfig(context_length=args.context, horizons=args.horizons, windows_per_trajectory=args.windows,
-                        long_horizon=args.long_horizon, seed=args.seed, reference=parrot_name,
-                        plot_systems=tuple(plot_systems))
+    config = dataclasses.replace(config, plot_systems=tuple(plot_systems))
     result = evaluate(methods, trajectories, config, progress=not args.no_progress)
-    print(write_report(result, args.out, title=f"panda-lite evaluation on {source}", plots_enabled=not args.no_plots))
-    print(f"\nwrote {args.out}/summary.md, metrics_h*.csv, per_system/*.json" + ("" if args.no_plots else ", plots/*.png"))
+    notes = [
+        f"{name}: {_describe_expert(model.pipeline)}; the expert made {model.expert_forecasts} of "
+        f"{model.forecasts} forecasts"
+        for name, model in models.items()
+    ]
+    print(
+        write_report(
+            result, args.out, title=f"panda-lite evaluation on {source}", plots_enabled=not args.no_plots, notes=notes
+        )
+    )
+    print(
+        f"\nwrote {args.out}/summary.md, metrics_h*.csv, per_system/*.json"
+        + ("" if args.no_plots else ", plots/*.png")
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `panda-lite`; returns the exit status (2 for invalid input)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("train", "finetune"):
+        try:
+            from .training.cli import main as training_main
+        except ImportError as error:
+            print(
+                f"panda-lite {argv[0]}: needs the train extra (pip install 'panda-lite[train]'): {error}",
+                file=sys.stderr,
+            )
+            return 2
+        return training_main(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return run_forecast(args) if args.command == "forecast" else run_evaluate(args)

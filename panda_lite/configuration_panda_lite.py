@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transformers import PretrainedConfig
+from transformers import AutoConfig, PretrainedConfig
 
 POOLING_TYPES = ("flatten", "mean", "max", "last")
 LOSS_TYPES = ("mse", "mae", "huber", "smape")
@@ -67,12 +67,6 @@ class PandaLiteConfig(PretrainedConfig):
             at least `parrot_motif_length` steps from every better one's (typically earlier
             cycles of the attractor). Each adds `num_parrot_patches` tokens; the head's residual
             is on the best match, so extra candidates only inform it.
-        nvar_expert_delays: 0 (off) or the delay taps k of an in-context NVAR expert used by
-            [`PandaLitePipeline`]: per series, a quadratic NVAR (`panda_lite.evaluation.NVAR`)
-            is fitted on the context, and it makes the forecast instead of the network when it
-            forecasts the context's own last `prediction_length` steps better (lower sMAPE on
-            the context's z-scores, each fitted or conditioned on the steps before them). Exact
-            for polynomial vector fields of degree <= 2, which the network only approximates.
     """
 
     model_type = "panda_lite"
@@ -108,7 +102,6 @@ class PandaLiteConfig(PretrainedConfig):
         mask_ratio: float = 0.5,
         parrot_motif_length: int = 0,
         parrot_candidates: int = 1,
-        nvar_expert_delays: int = 0,
         **kwargs,
     ):
         self.context_length = context_length
@@ -140,7 +133,12 @@ class PandaLiteConfig(PretrainedConfig):
         self.mask_ratio = mask_ratio
         self.parrot_motif_length = parrot_motif_length
         self.parrot_candidates = parrot_candidates
-        self.nvar_expert_delays = nvar_expert_delays
+        if kwargs.pop("nvar_expert_delays", 0):
+            raise ValueError(
+                "PandaLiteConfig.nvar_expert_delays: the NVAR expert is an inference policy now, not a model field; "
+                "delete the key from config.json and write pipeline_config.json next to it "
+                '(e.g. {"expert": "nvar", "nvar_delays": 2}), or pass expert="nvar" to PandaLitePipeline'
+            )
         self._validate()
         super().__init__(**kwargs)
 
@@ -175,32 +173,64 @@ class PandaLiteConfig(PretrainedConfig):
             if not ok:
                 raise ValueError(f"PandaLiteConfig.{field}: {message}")
 
-        for field in ("context_length", "prediction_length", "patch_length", "patch_stride", "d_model",
-                      "num_hidden_layers", "num_attention_heads", "ffn_dim"):
+        for field in (
+            "context_length",
+            "prediction_length",
+            "patch_length",
+            "patch_stride",
+            "d_model",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "ffn_dim",
+        ):
             value = getattr(self, field)
-            require(isinstance(value, int) and not isinstance(value, bool) and value > 0, field,
-                    f"must be a positive integer, got {value!r}")
-        require(self.patch_length <= self.context_length, "patch_length",
-                f"patch of {self.patch_length} steps is longer than context_length={self.context_length}")
-        require(self.patch_stride <= self.patch_length, "patch_stride",
-                f"stride {self.patch_stride} exceeds patch_length {self.patch_length}: steps would be skipped")
-        require((self.context_length - self.patch_length) % self.patch_stride == 0, "patch_stride",
-                f"stride {self.patch_stride} must divide context_length - patch_length = "
-                f"{self.context_length - self.patch_length} so patches tile the context")
-        require(self.d_model % self.num_attention_heads == 0, "d_model",
-                f"d_model={self.d_model} is not divisible by num_attention_heads={self.num_attention_heads}")
-        require(self.head_dim % 2 == 0, "d_model",
-                f"head_dim = d_model / num_attention_heads = {self.head_dim} must be even for rotary positions")
+            require(
+                isinstance(value, int) and not isinstance(value, bool) and value > 0,
+                field,
+                f"must be a positive integer, got {value!r}",
+            )
+        require(
+            self.patch_length <= self.context_length,
+            "patch_length",
+            f"patch of {self.patch_length} steps is longer than context_length={self.context_length}",
+        )
+        require(
+            self.patch_stride <= self.patch_length,
+            "patch_stride",
+            f"stride {self.patch_stride} exceeds patch_length {self.patch_length}: steps would be skipped",
+        )
+        require(
+            (self.context_length - self.patch_length) % self.patch_stride == 0,
+            "patch_stride",
+            f"stride {self.patch_stride} must divide context_length - patch_length = "
+            f"{self.context_length - self.patch_length} so patches tile the context",
+        )
+        require(
+            self.d_model % self.num_attention_heads == 0,
+            "d_model",
+            f"d_model={self.d_model} is not divisible by num_attention_heads={self.num_attention_heads}",
+        )
+        require(
+            self.head_dim % 2 == 0,
+            "d_model",
+            f"head_dim = d_model / num_attention_heads = {self.head_dim} must be even for rotary positions",
+        )
         for field in ("dropout", "attention_dropout"):
             value = getattr(self, field)
             require(0.0 <= value < 1.0, field, f"must be in [0, 1), got {value!r}")
         require(0.0 <= self.rope_fraction <= 1.0, "rope_fraction", f"must be in [0, 1], got {self.rope_fraction!r}")
         require(self.rope_theta > 1.0, "rope_theta", f"must be > 1, got {self.rope_theta!r}")
-        require(all(isinstance(d, int) and d >= 2 for d in self.poly_degrees), "poly_degrees",
-                f"must be integers >= 2, got {self.poly_degrees!r}")
+        require(
+            all(isinstance(d, int) and d >= 2 for d in self.poly_degrees),
+            "poly_degrees",
+            f"must be integers >= 2, got {self.poly_degrees!r}",
+        )
         require(self.num_poly_features >= 0, "num_poly_features", f"must be >= 0, got {self.num_poly_features!r}")
-        require(self.num_rff >= 0 and self.num_rff % 2 == 0, "num_rff",
-                f"must be a non-negative even number (sines and cosines), got {self.num_rff!r}")
+        require(
+            self.num_rff >= 0 and self.num_rff % 2 == 0,
+            "num_rff",
+            f"must be a non-negative even number (sines and cosines), got {self.num_rff!r}",
+        )
         require(self.rff_scale > 0, "rff_scale", f"must be > 0, got {self.rff_scale!r}")
         require(self.rms_norm_eps > 0, "rms_norm_eps", f"must be > 0, got {self.rms_norm_eps!r}")
         require(self.scaling_eps > 0, "scaling_eps", f"must be > 0, got {self.scaling_eps!r}")
@@ -210,20 +240,32 @@ class PandaLiteConfig(PretrainedConfig):
         require(self.smape_epsilon > 0, "smape_epsilon", f"must be > 0, got {self.smape_epsilon!r}")
         require(0.0 < self.mask_ratio < 1.0, "mask_ratio", f"must be in (0, 1), got {self.mask_ratio!r}")
         motif = self.parrot_motif_length
-        require(isinstance(motif, int) and not isinstance(motif, bool) and motif >= 0, "parrot_motif_length",
-                f"must be an integer >= 0 (0 = off), got {motif!r}")
+        require(
+            isinstance(motif, int) and not isinstance(motif, bool) and motif >= 0,
+            "parrot_motif_length",
+            f"must be an integer >= 0 (0 = off), got {motif!r}",
+        )
         candidates = self.parrot_candidates
-        require(isinstance(candidates, int) and not isinstance(candidates, bool) and candidates >= 1,
-                "parrot_candidates", f"must be an integer >= 1, got {candidates!r}")
-        delays = self.nvar_expert_delays
-        require(isinstance(delays, int) and not isinstance(delays, bool) and delays >= 0, "nvar_expert_delays",
-                f"must be an integer >= 0 (0 = off), got {delays!r}")
+        require(
+            isinstance(candidates, int) and not isinstance(candidates, bool) and candidates >= 1,
+            "parrot_candidates",
+            f"must be an integer >= 1, got {candidates!r}",
+        )
         if motif:
-            require(2 * motif <= self.context_length, "parrot_motif_length",
-                    f"a motif of {motif} steps needs a context of at least {2 * motif}, "
-                    f"context_length is {self.context_length}")
-            require(self.prediction_length >= self.patch_length
-                    and (self.prediction_length - self.patch_length) % self.patch_stride == 0, "parrot_motif_length",
-                    f"parroted tokens need prediction_length={self.prediction_length} >= patch_length and "
-                    f"prediction_length - patch_length divisible by patch_stride={self.patch_stride}")
+            require(
+                2 * motif <= self.context_length,
+                "parrot_motif_length",
+                f"a motif of {motif} steps needs a context of at least {2 * motif}, "
+                f"context_length is {self.context_length}",
+            )
+            require(
+                self.prediction_length >= self.patch_length
+                and (self.prediction_length - self.patch_length) % self.patch_stride == 0,
+                "parrot_motif_length",
+                f"parroted tokens need prediction_length={self.prediction_length} >= patch_length and "
+                f"prediction_length - patch_length divisible by patch_stride={self.patch_stride}",
+            )
         require(self.initializer_range > 0, "initializer_range", f"must be > 0, got {self.initializer_range!r}")
+
+
+AutoConfig.register(PandaLiteConfig.model_type, PandaLiteConfig, exist_ok=True)

@@ -6,26 +6,31 @@ P = patch length, D = d_model, H = prediction length):
     past_values (B, T, C)
       -> instance norm per channel over observed steps       (B, T, C), loc/scale (B, 1, C)
       -> left-pad to context_length, cut into patches         (B, C, N, P)
+      (+ parroted continuations, K x F more patches           (B, C, N + K F, P))
       -> dynamics embedding [patch | monomials | sin, cos]    (B, C, N, D)
       -> L x [temporal attention (RoPE) -> channel attention -> MLP], pre-norm RMSNorm
-      -> forecast head                                        (B, C, H)
+      -> forecast head (+ the best parroted copy)             (B, C, H)
       -> back to input units                                  (B, H, C)
+
+Horizons beyond H are `PandaLiteModel.rollout`: chunks of H fed back on a sliding context.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .configuration_panda_lite import PandaLiteConfig
+from .parroting import parrot_continuations
 
 
 @dataclass
@@ -39,10 +44,10 @@ class PandaLitePretrainingOutput(ModelOutput):
         patches: `(B, C, N, P)` the normalised input patches (the targets).
     """
 
-    loss: torch.FloatTensor | None = None
-    reconstruction: torch.FloatTensor | None = None
-    patch_mask: torch.BoolTensor | None = None
-    patches: torch.FloatTensor | None = None
+    loss: torch.Tensor | None = None
+    reconstruction: torch.Tensor | None = None
+    patch_mask: torch.Tensor | None = None
+    patches: torch.Tensor | None = None
 
 
 @dataclass
@@ -57,11 +62,11 @@ class PandaLiteOutput(ModelOutput):
         scale: `(B, 1, C)` per-channel standard deviation of the observed context.
     """
 
-    loss: torch.FloatTensor | None = None
-    prediction: torch.FloatTensor | None = None
-    last_hidden_state: torch.FloatTensor | None = None
-    loc: torch.FloatTensor | None = None
-    scale: torch.FloatTensor | None = None
+    loss: torch.Tensor | None = None
+    prediction: torch.Tensor | None = None
+    last_hidden_state: torch.Tensor | None = None
+    loc: torch.Tensor | None = None
+    scale: torch.Tensor | None = None
 
 
 def instance_normalise(values: torch.Tensor, observed: torch.Tensor, eps: float):
@@ -81,47 +86,39 @@ def instance_normalise(values: torch.Tensor, observed: torch.Tensor, eps: float)
     return normalised, loc, scale
 
 
-def parrot_indices(normalised: torch.Tensor, observed: torch.Tensor, motif_length: int, horizon: int,
-                   num_matches: int = 1) -> torch.Tensor:
-    """Context parroting (Zhang & Gilpin, arXiv 2505.11349): which context step to copy for
-    each forecast step, for the best `num_matches` = K matches.
+def left_pad(values: torch.Tensor, observed: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pads (B, T, C) values with 0 and their observed mask with False to (B, length, C),
+    so that the last patch always ends at the last step and positions mean the same in every
+    call. The one padding rule of the model and the pipeline."""
+    pad = length - values.shape[1]
+    if pad <= 0:
+        return values, observed
+    return F.pad(values, (0, 0, pad, 0)), F.pad(observed, (0, 0, pad, 0), value=False)
 
-    normalised, observed: (B, L, C) -> index (B, K, H) into the time axis. The query is the
-    last `motif_length` = D steps; a match is an earlier length-D window (ending at s in
-    [D, L - D], Euclidean over all channels: the channels are one state), and its copy tiles
-    steps s..L-1 with period L - s, so a signal of period P is continued exactly. Match k is
-    the nearest window ending at least D steps from every better match's end, so the K
-    copies come from different passes (e.g. earlier cycles), not from shifts of one. Windows
-    touching an unobserved step (left padding, gaps) are never matched; with no valid window
-    left, the copy starts at step D. Shared by the model's retrieval tokens and the
-    evaluation baseline `panda_lite.evaluation.ContextParroting` (its match 0).
+
+def roll_out(
+    forecast_chunk: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+    past_values: torch.Tensor,
+    horizon: int,
+    past_observed_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Feeds a fixed-horizon forecaster its own forecasts until `horizon` steps exist.
+
+    `forecast_chunk(values, observed)` maps a (B, T, C) context (and its observed mask, or
+    None) to the next (B, h, C) steps; each chunk is appended to the context, which slides to
+    keep its latest T steps (appended steps count as observed). -> (B, horizon, C).
     """
-    steps = normalised.shape[1]
-    num_windows = steps - 2 * motif_length + 1
-    windows = normalised.unfold(1, motif_length, 1)  # (B, L-D+1, C, D)
-    query, candidates = windows[:, -1:], windows[:, :num_windows]
-    distances = (candidates - query).square().sum(dim=(2, 3))  # (B, L-2D+1)
-    window_observed = observed.all(dim=2).unfold(1, motif_length, 1).all(dim=-1)[:, :num_windows]
-    distances = distances.masked_fill(~window_observed, float("inf"))
-    window_end = torch.arange(num_windows, device=normalised.device)
-    starts = []
-    for _ in range(num_matches):
-        best = distances.argmin(dim=1)  # (B,)
-        starts.append(best + motif_length)  # first copied step (0-indexed)
-        too_close = (window_end[None, :] - best[:, None]).abs() < motif_length  # (B, L-2D+1)
-        distances = distances.masked_fill(too_close, float("inf"))
-    start = torch.stack(starts, dim=1)[:, :, None]  # (B, K, 1)
-    offsets = torch.arange(horizon, device=normalised.device)
-    return start + offsets % (steps - start)  # (B, K, H)
-
-
-def parrot_continuations(normalised: torch.Tensor, observed: torch.Tensor, motif_length: int, horizon: int,
-                         num_matches: int = 1) -> torch.Tensor:
-    """The parroted continuations (B, K, H, C) of a normalised context (B, L, C) for its K
-    best matches, best first, on its scale (see `parrot_indices`)."""
-    index = parrot_indices(normalised, observed, motif_length, horizon, num_matches)  # (B, K, H)
-    batch_index = torch.arange(normalised.shape[0], device=normalised.device)[:, None, None]
-    return normalised[batch_index, index]  # (B, K, H, C)
+    window = past_values.shape[1]
+    values, observed = past_values, past_observed_mask
+    chunks: list[torch.Tensor] = []
+    while True:
+        chunk = forecast_chunk(values, observed)
+        chunks.append(chunk)
+        if sum(c.shape[1] for c in chunks) >= horizon:
+            return torch.cat(chunks, dim=1)[:, :horizon]
+        values = torch.cat([values, chunk.to(values.dtype)], dim=1)[:, -window:]
+        if observed is not None:
+            observed = torch.cat([observed, torch.ones_like(chunk, dtype=torch.bool)], dim=1)[:, -window:]
 
 
 class PandaLiteDynamicsEmbedding(nn.Module):
@@ -132,6 +129,9 @@ class PandaLiteDynamicsEmbedding(nn.Module):
     and (W, b) are fixed random draws held in persistent buffers, so they are saved with
     the weights and a reloaded model uses exactly the draws it was trained with.
     """
+
+    rff_weight: torch.Tensor
+    rff_bias: torch.Tensor
 
     def __init__(self, config: PandaLiteConfig):
         super().__init__()
@@ -159,16 +159,18 @@ class PandaLiteDynamicsEmbedding(nn.Module):
         generator = torch.Generator().manual_seed(self.config.embedding_seed)
         patch = self.config.patch_length
         for degree in self.config.poly_degrees:
-            buffer = getattr(self, f"monomial_index_{degree}")
+            buffer: torch.Tensor = getattr(self, f"monomial_index_{degree}")
             init.copy_(buffer, torch.randint(0, patch, tuple(buffer.shape), generator=generator))
-        init.copy_(self.rff_weight, torch.randn(tuple(self.rff_weight.shape), generator=generator) * self.config.rff_scale)
+        init.copy_(
+            self.rff_weight, torch.randn(tuple(self.rff_weight.shape), generator=generator) * self.config.rff_scale
+        )
         init.copy_(self.rff_bias, torch.rand(tuple(self.rff_bias.shape), generator=generator) * 2 * math.pi)
 
     def forward(self, patches: torch.Tensor, patch_missing: torch.Tensor) -> torch.Tensor:
         """patches: (B, C, N, P) normalised; patch_missing: (B, C, N) bool -> (B, C, N, D)."""
         features = [patches]
         for degree in self.config.poly_degrees:
-            index = getattr(self, f"monomial_index_{degree}")  # (K, degree)
+            index: torch.Tensor = getattr(self, f"monomial_index_{degree}")  # (K, degree)
             if index.numel():
                 features.append(patches[..., index].prod(dim=-1))  # (B, C, N, K)
         if self.rff_weight.numel():
@@ -187,7 +189,7 @@ def rotary_cos_sin(config: PandaLiteConfig, num_positions: int, device, dtype):
     half = config.head_dim // 2
     rotating = int(config.rope_fraction * half)
     exponents = torch.arange(half, device=device, dtype=torch.float32) * 2 / config.head_dim
-    inv_freq = config.rope_theta ** -exponents
+    inv_freq = config.rope_theta**-exponents
     inv_freq = torch.where(torch.arange(half, device=device) < rotating, inv_freq, torch.zeros_like(inv_freq))
     angles = torch.arange(num_positions, device=device, dtype=torch.float32)[:, None] * inv_freq  # (N, half)
     return angles.cos().to(dtype), angles.sin().to(dtype)
@@ -284,15 +286,21 @@ class PandaLiteEncoder(nn.Module):
         return self.norm(hidden)
 
 
+class PandaLiteResidualLinear(nn.Linear):
+    """A linear map that `_init_weights` initialises to zero: the head of a forecaster whose
+    forecast is a residual on the parroted continuation, so that it starts as exact parroting."""
+
+
 class PandaLiteHead(nn.Module):
-    """Patch tokens (B, C, N, D) -> normalised forecast (B, C, H), shared by all channels."""
+    """Patch tokens (B, C, N, D) -> normalised forecast (B, C, H), shared by all channels; with
+    `parrot_motif_length`, a residual on the parroted continuation."""
 
     def __init__(self, config: PandaLiteConfig):
         super().__init__()
         self.pooling = config.pooling
         width = config.num_tokens * config.d_model if config.pooling == "flatten" else config.d_model
-        self.projection = nn.Linear(width, config.prediction_length)
-        self.projection.residual_on_parrot = bool(config.parrot_motif_length)
+        linear = PandaLiteResidualLinear if config.parrot_motif_length else nn.Linear
+        self.projection = linear(width, config.prediction_length)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.pooling == "flatten":
@@ -317,9 +325,8 @@ class PandaLitePreTrainedModel(PreTrainedModel):
         if isinstance(module, PandaLiteDynamicsEmbedding):
             module.draw_random_features()
             init.zeros_(module.missing_embedding)
-        if getattr(module, "residual_on_parrot", False):
-            # The forecast is a residual on the parroted continuation: an untrained (or newly
-            # headed) model starts as exact context parroting.
+        if isinstance(module, PandaLiteResidualLinear):
+            # An untrained (or newly headed) parroting forecaster is exact context parroting.
             init.zeros_(module.weight)
             init.zeros_(module.bias)
 
@@ -343,15 +350,13 @@ class PandaLitePreTrainedModel(PreTrainedModel):
             past_observed_mask = torch.ones_like(past_values, dtype=torch.bool)
         elif past_observed_mask.shape != past_values.shape:
             raise ValueError(
-                f"past_observed_mask shape {tuple(past_observed_mask.shape)} != past_values shape {tuple(past_values.shape)}"
+                f"past_observed_mask shape {tuple(past_observed_mask.shape)} != "
+                f"past_values shape {tuple(past_values.shape)}"
             )
         observed = past_observed_mask.bool()
         # Statistics in float32 whatever the weights' dtype: bf16 loses the mean of offset series.
         normalised, loc, scale = instance_normalise(past_values.float(), observed, config.scaling_eps)
-        pad = config.context_length - steps
-        if pad > 0:
-            normalised = F.pad(normalised, (0, 0, pad, 0))
-            observed = F.pad(observed, (0, 0, pad, 0), value=False)
+        normalised, observed = left_pad(normalised, observed, config.context_length)
         return normalised, observed, loc, scale
 
     def patchify(self, series: torch.Tensor, observed: torch.Tensor):
@@ -386,20 +391,21 @@ class PandaLiteModel(PandaLitePreTrainedModel):
     def forward(
         self,
         past_values: torch.Tensor,
-        future_values: torch.Tensor | None = None,
         past_observed_mask: torch.Tensor | None = None,
+        future_values: torch.Tensor | None = None,
         return_dict: bool | None = None,
-        **kwargs,
-    ) -> PandaLiteOutput:
+    ) -> PandaLiteOutput | tuple[torch.Tensor, ...]:
         """Forecast `prediction_length` steps after each context.
 
         Args:
             past_values: `(B, T, C)` context in any units, `patch_length <= T <= context_length`.
                 Longer contexts must be cut by the caller ([`PandaLitePipeline`] does).
-            future_values: `(B, prediction_length, C)` targets; when given, `loss` is computed on
-                the scale of the context's per-channel normalisation, so every series weighs alike.
             past_observed_mask: `(B, T, C)` bool, True where `past_values` is observed. Default:
                 all observed. Unobserved entries are ignored whatever their value.
+            future_values: `(B, prediction_length, C)` targets; when given, `loss` is computed on
+                the scale of the context's per-channel normalisation, so every series weighs alike.
+            return_dict: False returns the output's non-None fields as a tuple (default:
+                `config.return_dict`).
 
         Returns:
             [`PandaLiteOutput`] with `prediction` `(B, prediction_length, C)` in input units.
@@ -413,8 +419,9 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             # Each parroted continuation enters as F more tokens after the context's N, best
             # match first, in time order (rotary positions continue), and the head predicts a
             # residual on the best one.
-            copies = parrot_continuations(normalised, observed, config.parrot_motif_length,
-                                          config.prediction_length, config.parrot_candidates)  # (B, K, H, C)
+            copies = parrot_continuations(
+                normalised, observed, config.parrot_motif_length, config.prediction_length, config.parrot_candidates
+            )  # (B, K, H, C)
             parroted = copies[:, 0]  # (B, H, C)
             copies = rearrange(copies, "b k h c -> (b k) h c")
             copy_patches, _ = self.patchify(copies, torch.ones_like(copies, dtype=torch.bool))  # (B K, C, F, P)
@@ -433,9 +440,79 @@ class PandaLiteModel(PandaLitePreTrainedModel):
                 raise ValueError(f"future_values must have shape {expected}, got {tuple(future_values.shape)}")
             loss = self.compute_loss(forecast, (future_values.float() - loc) / scale)
 
-        return PandaLiteOutput(
+        output = PandaLiteOutput(
             loss=loss, prediction=forecast * scale + loc, last_hidden_state=hidden, loc=loc, scale=scale
         )
+        return output if (self.config.return_dict if return_dict is None else return_dict) else output.to_tuple()
+
+    def rollout(
+        self,
+        past_values: torch.Tensor,
+        prediction_length: int,
+        past_observed_mask: torch.Tensor | None = None,
+        forward: Callable[..., PandaLiteOutput] | None = None,
+    ) -> PandaLiteOutput:
+        """Forecast `prediction_length` steps, beyond the native horizon by feeding back the
+        model's own forecasts (`roll_out`): the pipeline's forecasts and the rollout loss.
+
+        Args:
+            past_values, past_observed_mask: `(B, T, C)` context, as in `forward`.
+            prediction_length: steps to forecast.
+            forward: what runs each chunk (a DDP-wrapped or compiled copy of this model in
+                training); default this model.
+
+        Returns:
+            [`PandaLiteOutput`] with `prediction` `(B, prediction_length, C)` and the first
+            context's `loc` and `scale` `(B, 1, C)` (to score every chunk on one scale).
+        """
+        run = self if forward is None else forward
+        outputs: list[PandaLiteOutput] = []
+
+        def chunk(values: torch.Tensor, observed: torch.Tensor | None) -> torch.Tensor:
+            outputs.append(run(past_values=values, past_observed_mask=observed, return_dict=True))
+            prediction = outputs[-1].prediction
+            assert prediction is not None
+            return prediction
+
+        prediction = roll_out(chunk, past_values, prediction_length, past_observed_mask)
+        return PandaLiteOutput(prediction=prediction, loc=outputs[0].loc, scale=outputs[0].scale)
+
+    @torch.no_grad()
+    def keep_head_of(self, base: PandaLiteModel) -> bool:
+        """Takes over the trained residual head of `base`, a forecaster reading fewer parroted
+        candidates but otherwise the same token layout; returns whether it did.
+
+        The flattened tokens of base's layout (context, then its candidates) come first in
+        this model's, so base's weights fill the leading columns and the new candidates'
+        columns stay zero: the forecast changes at first only through the new tokens' effect
+        on attention. A plain forecaster's head (a whole forecast, not a residual) is never
+        taken over.
+        """
+        mine, theirs = self.config, base.config
+        same_layout = all(
+            getattr(mine, key) == getattr(theirs, key)
+            for key in (
+                "context_length",
+                "prediction_length",
+                "patch_length",
+                "patch_stride",
+                "d_model",
+                "pooling",
+                "parrot_motif_length",
+            )
+        )
+        if not (
+            same_layout
+            and mine.parrot_motif_length
+            and mine.pooling == "flatten"
+            and theirs.parrot_candidates < mine.parrot_candidates
+        ):
+            return False
+        old_weight = base.head.projection.weight  # (H, N_base D)
+        self.head.projection.weight.zero_()
+        self.head.projection.weight[:, : old_weight.shape[1]] = old_weight
+        self.head.projection.bias.copy_(base.head.projection.bias)
+        return True
 
 
 class PandaLiteForPretraining(PandaLitePreTrainedModel):
@@ -459,10 +536,10 @@ class PandaLiteForPretraining(PandaLitePreTrainedModel):
         past_observed_mask: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         return_dict: bool | None = None,
-        **kwargs,
-    ) -> PandaLitePretrainingOutput:
-        """past_values: (B, T, C) context; the mask is drawn with `generator` (on the input's
-        device) so that a seeded run hides the same patches."""
+    ) -> PandaLitePretrainingOutput | tuple[torch.Tensor, ...]:
+        """past_values, past_observed_mask: (B, T, C) context, as in [`PandaLiteModel`]; the
+        mask is drawn with `generator` (on the input's device) so that a seeded run hides the
+        same patches. return_dict False gives a tuple (default: `config.return_dict`)."""
         normalised, observed, _, _ = self.normalise(past_values, past_observed_mask)
         patches, patch_observed = self.patchify(normalised, observed)  # (B, C, N, P)
         patch_missing = ~patch_observed.any(dim=-1)  # (B, C, N)
@@ -478,6 +555,10 @@ class PandaLiteForPretraining(PandaLitePreTrainedModel):
         # Score the observed steps of masked patches only (missing steps have no target).
         weight = (patch_mask.unsqueeze(-1) & patch_observed).float()
         loss = ((reconstruction - target) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)
-        return PandaLitePretrainingOutput(
+        output = PandaLitePretrainingOutput(
             loss=loss, reconstruction=reconstruction, patch_mask=patch_mask, patches=target
         )
+        return output if (self.config.return_dict if return_dict is None else return_dict) else output.to_tuple()
+
+
+AutoModel.register(PandaLiteConfig, PandaLiteModel, exist_ok=True)

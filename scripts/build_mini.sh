@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-runs/build-mini}
 CORPUS=$WORK/corpus
-TRAIN=(python scripts/train.py --config scripts/configs/mini.yaml mixed_precision=bf16 num_threads=1)
+TRAIN=(panda-lite train --config mini mixed_precision=bf16 num_threads=1)
 mkdir -p "$WORK"
 
 stage() {  # stage NAME ARGS...: one training run into $WORK/NAME, resumed if it has checkpoints
@@ -52,13 +52,13 @@ stage parrot-smape "data.corpus=$CORPUS" "init_from=$WORK/ft-smape/model" model.
 #    stopped the run at step 2260).
 stage k3 "data.corpus=$CORPUS" "init_from=$WORK/parrot-smape/model" model.loss=smape model.parrot_motif_length=10 \
     model.parrot_candidates=3 max_steps=3500 stop_at_step=2260 optim.learning_rate=2e-4 seed=13
-# 6. Continued on both corpora (max_minutes=50 stopped it at step 3180); the exported config
-#    turns on the pipeline's in-context NVAR expert (no training involved).
+# 6. Continued on both corpora (max_minutes=50 stopped it at step 3180); the exported pipeline_config.json
+#    turns on the pipeline's in-context NVAR expert by default (no training involved).
 stage k3big "data.corpus=$WORK/corpus_big" "init_from=$WORK/k3/model" model.loss=smape model.parrot_motif_length=10 \
-    model.parrot_candidates=3 model.nvar_expert_delays=2 max_steps=3500 stop_at_step=3180 \
+    model.parrot_candidates=3 pipeline.expert=nvar pipeline.nvar_delays=2 max_steps=3500 stop_at_step=3180 \
     optim.learning_rate=2e-4 seed=14
 
 # 7. Evaluation on the held-out test corpus (16 windows per system), the card's table.
 panda-lite evaluate --checkpoint "$WORK/k3big/model" --corpus "$CORPUS" --out "$WORK/eval_test" \
     --windows 2 --horizons 64,128,256,512 --long-horizon 0 --no-plots
-echo "bundle it: cp $WORK/k3big/model/{config.json,model.safetensors,training_summary.json} panda_lite/checkpoints/panda-lite-mini-preview/"
+echo "bundle it: cp $WORK/k3big/model/{config.json,pipeline_config.json,model.safetensors,training_summary.json} panda_lite/checkpoints/panda-lite-mini-preview/"

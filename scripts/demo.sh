@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }
 python3 -c "import torch" 2>/dev/null || pip_install "torch==2.13.0"
-pip_install -e .
+pip_install -e ".[eval]"
 python3 scripts/demo.py "$@"

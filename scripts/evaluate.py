@@ -1,6 +1,6 @@
 """Zero-shot evaluation of checkpoints and baselines; same as `panda-lite evaluate`.
 
-    python scripts/evaluate.py --checkpoint CKPT --systems Lorenz,Rossler --out outputs/eval
+python scripts/evaluate.py --checkpoint CKPT --systems Lorenz,Rossler --out outputs/eval
 """
 
 import sys

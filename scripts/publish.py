@@ -3,10 +3,11 @@
     python scripts/publish.py CHECKPOINT_DIR --repo-id ORG/NAME [--private] [--revision main] [--dry-run]
 
 The folder must be what `save_pretrained` wrote (config.json + model.safetensors) plus a
-README.md model card with Hub YAML metadata (scripts/train.py and scripts/finetune.py render
-one). Before anything is sent the folder is checked: no pickle files, the card's metadata
-names the library and pipeline tag, and the weights load as a PandaLite model that forecasts
-finite values. The token comes from `huggingface-cli login` or the HF_TOKEN variable.
+README.md model card with Hub YAML metadata (`panda-lite train` and `panda-lite finetune`
+render one), and optionally the pipeline's pipeline_config.json. Before anything is sent the
+folder is checked: no pickle files, the card's metadata names the library and pipeline tag,
+and the weights load as a PandaLite model that forecasts finite values. The token comes from
+`huggingface-cli login` or the HF_TOKEN variable.
 Needs the `publish` extra: `pip install -e ".[publish]"`.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 import yaml
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "README.md")
+OPTIONAL_FILES = ("pipeline_config.json",)
 REQUIRED_METADATA = {"library_name": "panda_lite", "pipeline_tag": "time-series-forecasting"}
 
 
@@ -47,7 +49,9 @@ def check_checkpoint(folder: Path) -> None:
     metadata = card_metadata(folder / "README.md")
     for key, expected in REQUIRED_METADATA.items():
         if metadata.get(key) != expected:
-            raise ValueError(f"{folder / 'README.md'}: metadata {key!r} is {metadata.get(key)!r}, expected {expected!r}")
+            raise ValueError(
+                f"{folder / 'README.md'}: metadata {key!r} is {metadata.get(key)!r}, expected {expected!r}"
+            )
 
     from panda_lite import PandaLitePipeline
 
@@ -81,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     api = HfApi()
     api.create_repo(args.repo_id, repo_type="model", private=args.private, exist_ok=True)
     commit = api.upload_folder(
-        repo_id=args.repo_id, folder_path=str(args.checkpoint), revision=args.revision,
-        commit_message=args.message, allow_patterns=list(REQUIRED_FILES),
+        repo_id=args.repo_id,
+        folder_path=str(args.checkpoint),
+        revision=args.revision,
+        commit_message=args.message,
+        allow_patterns=[*REQUIRED_FILES, *OPTIONAL_FILES],
     )
     print(f"uploaded {args.checkpoint} to {commit}")
     return 0

@@ -10,7 +10,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(1)
 
-TINY_CHECKPOINT = Path(__file__).parent / "fixtures" / "tiny-panda-lite"
+TINY_CHECKPOINT = Path(__file__).parent / "fixtures" / "tiny-panda-lite"  # context 128, prediction 32
 
 
 @pytest.fixture(scope="session")

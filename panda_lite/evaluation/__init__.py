@@ -1,21 +1,35 @@
-"""Evaluation of chaotic-system forecasters: metrics, baselines, harness, report and plots.
+"""Evaluation of chaotic-system forecasters, above the pipeline: harness, baselines, data,
+report and plots.
 
     from panda_lite.evaluation import EvalConfig, evaluate, write_report, default_baselines
     from panda_lite.evaluation.data import integrate_dysts
     result = evaluate(default_baselines(), integrate_dysts(["Lorenz", "Rossler"]), EvalConfig())
     print(write_report(result, "outputs/eval"))
 
-matplotlib is only imported when a plot is drawn.
+Needs the `eval` extra (scipy, dysts, datasets); matplotlib is only imported when a plot is drawn.
 """
 
-from .baselines import NVAR, ContextParroting, Forecaster, ModelForecaster, context_mean, default_baselines, last_value
-from .data import Trajectory, integrate_dysts, load_corpus_split
-from .harness import EvalConfig, EvalResult, evaluate
-from .report import write_report
+from .._lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "EvalConfig": "harness",
+        "EvalResult": "harness",
+        "Forecaster": "harness",
+        "evaluate": "harness",
+        "ModelForecaster": "baselines",
+        "context_mean": "baselines",
+        "default_baselines": "baselines",
+        "last_value": "baselines",
+        "Trajectory": "data",
+        "integrate_dysts": "data",
+        "load_corpus_split": "data",
+        "write_report": "report",
+    },
+)
 
 __all__ = [
-    "NVAR",
-    "ContextParroting",
     "EvalConfig",
     "EvalResult",
     "Forecaster",

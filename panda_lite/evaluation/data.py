@@ -1,9 +1,8 @@
-"""Evaluation data: held-out corpus trajectories or dysts flows integrated on the fly,
-window sampling and context standardisation."""
+"""Evaluation data: held-out corpus trajectories or dysts flows integrated on the fly, and
+window sampling."""
 
 from __future__ import annotations
 
-import glob
 import os
 from dataclasses import dataclass
 
@@ -28,37 +27,29 @@ class Trajectory:
 
 
 def load_corpus_split(corpus_dir: str, split: str = "test", max_systems: int | None = None) -> list[Trajectory]:
-    """Read every trajectory of `corpus_dir/split/*.parquet` (the data_gen corpus format).
+    """Read every trajectory of the complete shards of `corpus_dir/split` (`data_gen.corpus`).
 
     Args:
         corpus_dir: corpus root holding `train/` and `test/` shard folders.
         split: which split folder to read.
         max_systems: keep only the first N system ids in sorted order (None = all).
     Returns:
-        trajectories sorted by (system_id, file order), values (T, C).
+        trajectories sorted by (system_id, file order), values (T, C) float64.
     """
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    from data_gen.corpus import complete_shards, open_shard, trajectory_array
 
-    files = sorted(glob.glob(os.path.join(corpus_dir, split, "*.parquet")))
-    if not files:
-        raise ValueError(f"no Parquet shards found in {os.path.join(corpus_dir, split)!r}; "
-                         f"expected the data_gen corpus layout DIR/{split}/shard-*.parquet")
-    columns = ["system_id", "dimension", "dt", "lyapunov_max", "trajectory"]
     trajectories = []
-    for path in files:
-        table = pq.read_table(path, columns=columns)
-        rows = table.column("trajectory")
-        lengths = pc.list_value_length(rows).to_numpy()
-        flat = pc.list_flatten(pc.list_flatten(rows)).to_numpy().astype(np.float64)
-        dims = table.column("dimension").to_numpy()
-        offsets = np.concatenate([[0], np.cumsum(lengths * dims)])
-        for i, (sid, dt, lyap) in enumerate(zip(table.column("system_id").to_pylist(),
-                                                table.column("dt").to_pylist(),
-                                                table.column("lyapunov_max").to_pylist())):
-            values = flat[offsets[i] : offsets[i + 1]].reshape(lengths[i], dims[i])
-            lyap = np.nan if lyap is None else float(lyap)
-            trajectories.append(Trajectory(sid, values, float(dt), lyap))
+    for path in complete_shards(os.path.join(corpus_dir, split)):
+        table = open_shard(path)
+        column = table.column("trajectory")
+        rows = zip(
+            table.column("system_id").to_pylist(),
+            table.column("dt").to_pylist(),
+            table.column("lyapunov_max").to_pylist(),
+        )
+        for i, (sid, dt, lyap) in enumerate(rows):
+            values = trajectory_array(column, i).astype(np.float64)
+            trajectories.append(Trajectory(sid, values, float(dt), np.nan if lyap is None else float(lyap)))
     trajectories.sort(key=lambda tr: tr.system_id)  # stable: keeps file order within a system
     if max_systems is not None:
         keep = sorted({tr.system_id for tr in trajectories})[:max_systems]
@@ -101,8 +92,15 @@ def integrate_dysts(
         dt = float(system.period) / points_per_period
         n_total = int(np.ceil(n_points / (1 - transient_fraction)))
         t_eval = np.arange(n_total) * dt
-        sol = solve_ivp(lambda t, x: np.asarray(system.rhs(x, t)), (0.0, t_eval[-1]), np.asarray(system.ic, float),
-                        t_eval=t_eval, method="DOP853", rtol=1e-9, atol=1e-9)
+        sol = solve_ivp(
+            lambda t, x: np.asarray(system.rhs(x, t)),  # noqa: B023 (solved within this iteration)
+            (0.0, t_eval[-1]),
+            np.asarray(system.ic, float),
+            t_eval=t_eval,
+            method="DOP853",
+            rtol=1e-9,
+            atol=1e-9,
+        )
         if not sol.success or sol.y.shape[1] != n_total or not np.all(np.isfinite(sol.y)):
             raise ValueError(f"integration of {name} failed: {sol.message}")
         lyap = getattr(system, "maximum_lyapunov_estimated", None)
@@ -120,18 +118,3 @@ def sample_window_starts(length: int, window: int, k: int, rng: np.random.Genera
     if n_starts < 1:
         raise ValueError(f"series of length {length} is shorter than one window of {window}")
     return np.sort(rng.choice(n_starts, size=k, replace=k > n_starts))
-
-
-def standardize(x: np.ndarray, context: np.ndarray) -> np.ndarray:
-    """z-score x with the context's per-channel mean and std over time.
-
-    Args:
-        x: (..., H, C) values to standardise (forecast or truth).
-        context: (..., T, C) the context they follow (NaN steps ignored); a constant
-            channel gets std 1.
-    Returns:
-        (..., H, C) in context z-units.
-    """
-    mean = np.nanmean(context, axis=-2, keepdims=True)  # NaN = missing context step
-    std = np.nanstd(context, axis=-2, keepdims=True)
-    return (x - mean) / np.where(std > 0, std, 1.0)

@@ -4,13 +4,18 @@ aggregate per system, then summarise across systems."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import metrics
-from .baselines import Forecaster
-from .data import Trajectory, sample_window_starts, standardize
+from .. import metrics
+from ..metrics import standardize
+from .data import Trajectory, sample_window_starts
+
+# A forecasting method: context (B, T, C), horizon H -> forecast (B, H, C), in the context's units.
+Forecaster = Callable[[np.ndarray, int], np.ndarray]
+BASELINES = ("last_value", "mean", "parrot", "nvar")
 
 # Point metrics scored on the first h steps of every window; name -> fn((K,h,C),(K,h,C)) -> (K,)
 POINT_METRICS = {
@@ -21,7 +26,7 @@ POINT_METRICS = {
     "vpt_steps": metrics.valid_prediction_time,
 }
 # Long-rollout statistics; name -> fn((T,C),(T,C)) -> float
-LONG_METRICS = {
+LONG_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "kl_stsp": metrics.state_space_kl,
     "hellinger": metrics.spectral_hellinger,
     "corrdim_error": metrics.correlation_dimension_error,
@@ -41,7 +46,10 @@ class EvalConfig:
             trajectory holds (skipped if that is under max(horizons)); 0 disables
             long-rollout statistics.
         seed: seed of the window-sampling Generator.
-        reference: method the win rates are computed against (context parroting).
+        baselines: which of BASELINES `default_baselines` scores next to the models.
+        parrot_motif_length: motif length D of the context-parroting baseline ("parrot_D{D}").
+        nvar_delays: delay taps of the NVAR baseline.
+        reference: method the win rates are computed against (default: the parroting baseline).
         plot_systems: systems whose forecasts are kept for plotting.
     """
 
@@ -50,16 +58,33 @@ class EvalConfig:
     windows_per_trajectory: int = 6
     long_horizon: int = 3584
     seed: int = 1337
-    reference: str = "parrot_D10"
+    baselines: tuple[str, ...] = BASELINES
+    parrot_motif_length: int = 10
+    nvar_delays: int = 2
+    reference: str = ""
     plot_systems: tuple[str, ...] = ()
 
     def __post_init__(self):
         self.horizons = tuple(sorted(int(h) for h in self.horizons))
         if self.context_length < 1 or not self.horizons or self.horizons[0] < 1:
-            raise ValueError(f"need context_length >= 1 and positive horizons, got "
-                             f"{self.context_length}, {self.horizons}")
+            raise ValueError(
+                f"need context_length >= 1 and positive horizons, got {self.context_length}, {self.horizons}"
+            )
         if self.windows_per_trajectory < 1 or self.long_horizon < 0:
             raise ValueError("windows_per_trajectory must be >= 1 and long_horizon >= 0")
+        unknown = sorted(set(self.baselines) - set(BASELINES))
+        if unknown:
+            raise ValueError(f"unknown baseline(s) {unknown}; choose from {', '.join(BASELINES)}")
+        if self.parrot_motif_length < 1 or self.nvar_delays < 1:
+            raise ValueError(
+                f"parrot_motif_length and nvar_delays must be >= 1, got {self.parrot_motif_length}, {self.nvar_delays}"
+            )
+        self.reference = self.reference or self.parrot_name
+
+    @property
+    def parrot_name(self) -> str:
+        """Display name of the context-parroting baseline."""
+        return f"parrot_D{self.parrot_motif_length}"
 
 
 @dataclass
@@ -124,8 +149,9 @@ def _median_iqr(scores: dict[str, dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def _score_windows(pred: np.ndarray, truth: np.ndarray, horizons: tuple[int, ...], dt: float,
-                   lyapunov_max: float) -> dict[int, dict[str, np.ndarray]]:
+def _score_windows(
+    pred: np.ndarray, truth: np.ndarray, horizons: tuple[int, ...], dt: float, lyapunov_max: float
+) -> dict[int, dict[str, np.ndarray]]:
     """Point metrics of z-scored (K, H, C) forecasts on each prefix h -> {h: {metric: (K,)}}."""
     scores = {}
     for h in horizons:
@@ -135,8 +161,9 @@ def _score_windows(pred: np.ndarray, truth: np.ndarray, horizons: tuple[int, ...
     return scores
 
 
-def evaluate(methods: dict[str, Forecaster], trajectories: list[Trajectory], config: EvalConfig,
-             progress: bool = True) -> EvalResult:
+def evaluate(
+    methods: dict[str, Forecaster], trajectories: list[Trajectory], config: EvalConfig, progress: bool = True
+) -> EvalResult:
     """Score every method on the same windows of every trajectory.
 
     For each trajectory, K windows of context_length + max(horizons) samples are drawn
@@ -165,8 +192,9 @@ def evaluate(methods: dict[str, Forecaster], trajectories: list[Trajectory], con
     sums: dict[str, dict] = {}
     long_sums: dict[str, dict] = {}
     examples: dict[str, Example] = {}
-    bar = tqdm(total=len(trajectories) * config.windows_per_trajectory, desc="windows", unit="win",
-               disable=not progress)
+    bar = tqdm(
+        total=len(trajectories) * config.windows_per_trajectory, desc="windows", unit="win", disable=not progress
+    )
     for traj in trajectories:
         starts = sample_window_starts(len(traj.values), ctx + horizon, config.windows_per_trajectory, rng)
         windows = np.stack([traj.values[s : s + ctx + horizon] for s in starts])
@@ -178,8 +206,9 @@ def evaluate(methods: dict[str, Forecaster], trajectories: list[Trajectory], con
             examples[traj.system_id] = Example(context[0], truth[0], {})
         for name, forecast in methods.items():
             pred = _run(forecast, context, horizon, name)
-            acc["short"][name].append(_score_windows(standardize(pred, context), z_truth, config.horizons,
-                                                     traj.dt, traj.lyapunov_max))
+            acc["short"][name].append(
+                _score_windows(standardize(pred, context), z_truth, config.horizons, traj.dt, traj.lyapunov_max)
+            )
             if keep:
                 examples[traj.system_id].forecasts[name] = pred[0]
         acc["n"] += len(starts)
@@ -187,7 +216,9 @@ def evaluate(methods: dict[str, Forecaster], trajectories: list[Trajectory], con
         long_len = min(config.long_horizon, len(traj.values) - ctx)
         if config.long_horizon and long_len >= horizon:
             long_sums.setdefault(traj.system_id, defaultdict(list))
-            _long_rollout(methods, traj, ctx, long_len, long_sums[traj.system_id], examples.get(traj.system_id) if keep else None)
+            _long_rollout(
+                methods, traj, ctx, long_len, long_sums[traj.system_id], examples.get(traj.system_id) if keep else None
+            )
             acc["n_long"] += 1
     bar.close()
     return EvalResult(config, list(methods), _per_system_means(sums, long_sums, config.horizons), examples)
@@ -197,13 +228,25 @@ def _per_system_means(sums: dict[str, dict], long_sums: dict[str, dict], horizon
     """Pool the window scores of each system's trajectories into per-system means."""
     per_system = {}
     for sid, acc in sums.items():
-        short = {name: {h: {m: float(np.mean(np.concatenate([c[h][m] for c in chunks]))) for m in chunks[0][h]}
-                        for h in horizons}
-                 for name, chunks in acc["short"].items()}
-        long = {name: {m: float(np.mean([v[m] for v in vals])) for m in LONG_METRICS}
-                for name, vals in long_sums.get(sid, {}).items()}
-        per_system[sid] = {"dt": acc["traj"].dt, "lyapunov_max": acc["traj"].lyapunov_max, "n_windows": acc["n"],
-                           "n_long": acc["n_long"], "short": short, "long": long}
+        short = {
+            name: {
+                h: {m: float(np.mean(np.concatenate([c[h][m] for c in chunks]))) for m in chunks[0][h]}
+                for h in horizons
+            }
+            for name, chunks in acc["short"].items()
+        }
+        long = {
+            name: {m: float(np.mean([v[m] for v in vals])) for m in LONG_METRICS}
+            for name, vals in long_sums.get(sid, {}).items()
+        }
+        per_system[sid] = {
+            "dt": acc["traj"].dt,
+            "lyapunov_max": acc["traj"].lyapunov_max,
+            "n_windows": acc["n"],
+            "n_long": acc["n_long"],
+            "short": short,
+            "long": long,
+        }
     return per_system
 
 
@@ -218,8 +261,14 @@ def _run(forecast: Forecaster, context: np.ndarray, horizon: int, name: str) -> 
     return pred
 
 
-def _long_rollout(methods: dict[str, Forecaster], traj: Trajectory, ctx: int, length: int,
-                  out: dict[str, list], example: Example | None) -> None:
+def _long_rollout(
+    methods: dict[str, Forecaster],
+    traj: Trajectory,
+    ctx: int,
+    length: int,
+    out: dict[str, list],
+    example: Example | None,
+) -> None:
     """One long forecast from the first `ctx` samples; statistics appended to out[method]."""
     context = traj.values[None, :ctx]
     truth = standardize(traj.values[ctx : ctx + length], context[0])

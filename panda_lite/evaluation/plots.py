@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .files import atomic_savefig
+from ..io import atomic_savefig
 
 MAX_CHANNELS = 6  # more stacked panels become unreadable
 
@@ -19,8 +19,15 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height))
 
 
-def plot_forecast(path: str, context: np.ndarray, forecasts: dict[str, np.ndarray], truth: np.ndarray | None = None,
-                  title: str = "", channel_names: list[str] | None = None, context_shown: int = 256) -> None:
+def plot_forecast(
+    path: str,
+    context: np.ndarray,
+    forecasts: dict[str, np.ndarray],
+    truth: np.ndarray | None = None,
+    title: str = "",
+    channel_names: list[str] | None = None,
+    context_shown: int = 256,
+) -> None:
     """Forecast vs truth, one panel per channel (first MAX_CHANNELS channels).
 
     Args:
@@ -61,6 +68,7 @@ def plot_attractors(path: str, truth: np.ndarray, forecasts: dict[str, np.ndarra
         truth: (T, C) true long continuation.
         forecasts: method -> (T, C) long forecast.
     """
+
     def xyz(x: np.ndarray) -> tuple[np.ndarray, ...]:
         cols = [x[:, j] for j in range(min(3, x.shape[1]))]
         while len(cols) < 3:
@@ -74,7 +82,9 @@ def plot_attractors(path: str, truth: np.ndarray, forecasts: dict[str, np.ndarra
     for i, (name, x) in enumerate(panels.items()):
         ax = fig.add_subplot(1, n, i + 1, projection="3d")
         # The end-point marker keeps a constant forecast (a single point) visible.
-        ax.plot(*xyz(x), lw=0.4, color="k" if name == "truth" else f"C{i - 1}", marker="o", markersize=3, markevery=[-1])
+        ax.plot(
+            *xyz(x), lw=0.4, color="k" if name == "truth" else f"C{i - 1}", marker="o", markersize=3, markevery=[-1]
+        )
         # Truth's box on every panel, so a diverging forecast is visibly off the attractor.
         ax.set_xlim(*lims[0]), ax.set_ylim(*lims[1]), ax.set_zlim(*lims[2])
         ax.set_title(name, fontsize=9)
@@ -84,8 +94,9 @@ def plot_attractors(path: str, truth: np.ndarray, forecasts: dict[str, np.ndarra
     atomic_savefig(fig, path)
 
 
-def plot_error_vs_horizon(path: str, horizons: list[int], medians: dict[str, list[float]],
-                          metric: str = "sMAPE (0-200)") -> None:
+def plot_error_vs_horizon(
+    path: str, horizons: list[int], medians: dict[str, list[float]], metric: str = "sMAPE (0-200)"
+) -> None:
     """Median error over systems against the (cumulative) horizon, one line per method.
 
     Args:

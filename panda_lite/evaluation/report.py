@@ -8,17 +8,24 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 
+from ..io import atomic_write_text, write_csv
 from . import plots
-from .files import atomic_write_text, write_csv
 from .harness import LONG_METRICS, POINT_METRICS, EvalResult
 
 SHORT_COLUMNS = [*POINT_METRICS, "vpt_lyapunov"]
 # Markdown column header of each metric
 HEADERS = {
-    "smape": "sMAPE (0-200)", "mae": "MAE", "mse": "MSE", "spearman": "Spearman",
-    "vpt_steps": "VPT (steps)", "vpt_lyapunov": "VPT (Lyap. times)",
-    "kl_stsp": "KL state space", "hellinger": "Hellinger spectra", "corrdim_error": "|ΔD corr|",
+    "smape": "sMAPE (0-200)",
+    "mae": "MAE",
+    "mse": "MSE",
+    "spearman": "Spearman",
+    "vpt_steps": "VPT (steps)",
+    "vpt_lyapunov": "VPT (Lyap. times)",
+    "kl_stsp": "KL state space",
+    "hellinger": "Hellinger spectra",
+    "corrdim_error": "|ΔD corr|",
 }
 
 
@@ -33,7 +40,9 @@ def _fmt(x: float) -> str:
     return "–" if math.isnan(x) else f"{x:.3g}"
 
 
-def _table_rows(summary: dict[str, dict[str, float]], columns: list[str], win_rate: bool) -> tuple[list[str], list[list]]:
+def _table_rows(
+    summary: dict[str, dict[str, float]], columns: list[str], win_rate: bool
+) -> tuple[list[str], list[list]]:
     header = ["method", "n_systems"]
     for c in columns:
         header += [f"{c}_median", f"{c}_iqr", f"{c}_mean"]
@@ -48,8 +57,12 @@ def _table_rows(summary: dict[str, dict[str, float]], columns: list[str], win_ra
 def _markdown(summary: dict[str, dict[str, float]], columns: list[str], win_rate: str | None) -> str:
     # sMAPE, the headline metric, also gets its mean over systems (outliers show there).
     means = [c for c in columns if c == "smape"]
-    head = (["method"] + [HEADERS[c] for c in columns] + [f"{HEADERS[c]} mean" for c in means]
-            + ([f"win rate vs {win_rate}"] if win_rate else []))
+    head = (
+        ["method"]
+        + [HEADERS[c] for c in columns]
+        + [f"{HEADERS[c]} mean" for c in means]
+        + ([f"win rate vs {win_rate}"] if win_rate else [])
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for method, s in summary.items():
         cells = [method] + [f"{_fmt(s[f'{c}_median'])} ± {_fmt(s[f'{c}_iqr'] / 2)}" for c in columns]
@@ -59,8 +72,15 @@ def _markdown(summary: dict[str, dict[str, float]], columns: list[str], win_rate
     return "\n".join(lines)
 
 
-def write_report(result: EvalResult, out_dir: str, title: str = "panda-lite evaluation", plots_enabled: bool = True) -> str:
-    """Write tables, JSON and plots for `result` into `out_dir` and return the Markdown summary.
+def write_report(
+    result: EvalResult,
+    out_dir: str,
+    title: str = "panda-lite evaluation",
+    plots_enabled: bool = True,
+    notes: Sequence[str] = (),
+) -> str:
+    """Write tables, JSON and plots for `result` into `out_dir` and return the Markdown summary
+    (`notes`, e.g. which forecasts an expert made, are listed under the introduction).
 
     Files: metrics_h{H}.csv per horizon (median and IQR over systems per method, win rate vs
     the reference), metrics_long.csv (if long rollouts ran), summary.md, per_system/*.json,
@@ -69,15 +89,21 @@ def write_report(result: EvalResult, out_dir: str, title: str = "panda-lite eval
     """
     cfg = result.config
     n_systems = len(result.per_system)
-    parts = [f"# {title}", "",
-             f"{n_systems} systems, {cfg.windows_per_trajectory} windows per trajectory (seed {cfg.seed}), "
-             f"context {cfg.context_length}. Point metrics are on values z-scored by each window's context "
-             f"(per-channel mean and std), scored on the first H steps; cells are median ± semi-IQR over "
-             f"systems (each system's value is the mean over its windows); sMAPE also has its mean over systems. "
-             f"sMAPE is on the 0–200 scale; "
-             f"VPT is the number of steps before the running sMAPE first exceeds 30, in steps and in "
-             f"Lyapunov times (systems with a known exponent only). Win rate: fraction of systems where "
-             f"the method's sMAPE is lower than {cfg.reference}'s.", ""]
+    parts = [
+        f"# {title}",
+        "",
+        f"{n_systems} systems, {cfg.windows_per_trajectory} windows per trajectory (seed {cfg.seed}), "
+        f"context {cfg.context_length}. Point metrics are on values z-scored by each window's context "
+        f"(per-channel mean and std), scored on the first H steps; cells are median ± semi-IQR over "
+        f"systems (each system's value is the mean over its windows); sMAPE also has its mean over systems. "
+        f"sMAPE is on the 0–200 scale; "
+        f"VPT is the number of steps before the running sMAPE first exceeds 30, in steps and in "
+        f"Lyapunov times (systems with a known exponent only). Win rate: fraction of systems where "
+        f"the method's sMAPE is lower than {cfg.reference}'s.",
+        "",
+    ]
+    if notes:
+        parts += [*(f"- {note}" for note in notes), ""]
     summaries = {h: result.summary(h) for h in cfg.horizons}
     for h, summary in summaries.items():
         header, rows = _table_rows(summary, SHORT_COLUMNS, win_rate=True)
@@ -87,18 +113,28 @@ def write_report(result: EvalResult, out_dir: str, title: str = "panda-lite eval
     if long_summary:
         header, rows = _table_rows(long_summary, list(LONG_METRICS), win_rate=False)
         write_csv(os.path.join(out_dir, "metrics_long.csv"), header, rows)
-        parts += [f"## Long rollout (up to {cfg.long_horizon} steps from the first {cfg.context_length})", "",
-                  "KL(truth ‖ forecast) of 30-bin state-space histograms, Hellinger distance of smoothed power "
-                  "spectra (channel mean), |correlation dimension error| (Grassberger–Procaccia).", "",
-                  _markdown(long_summary, list(LONG_METRICS), None), ""]
+        parts += [
+            f"## Long rollout (up to {cfg.long_horizon} steps from the first {cfg.context_length})",
+            "",
+            "KL(truth ‖ forecast) of 30-bin state-space histograms, Hellinger distance of smoothed power "
+            "spectra (channel mean), |correlation dimension error| (Grassberger–Procaccia).",
+            "",
+            _markdown(long_summary, list(LONG_METRICS), None),
+            "",
+        ]
     markdown = "\n".join(parts)
     atomic_write_text(os.path.join(out_dir, "summary.md"), markdown)
 
     for sid, record in result.per_system.items():
-        payload = {"system_id": sid, **record, "short": {m: {str(h): v for h, v in per_h.items()}
-                                                        for m, per_h in record["short"].items()}}
-        atomic_write_text(os.path.join(out_dir, "per_system", f"{_safe_name(sid)}.json"),
-                          json.dumps(payload, indent=1, allow_nan=True))
+        payload = {
+            "system_id": sid,
+            **record,
+            "short": {m: {str(h): v for h, v in per_h.items()} for m, per_h in record["short"].items()},
+        }
+        atomic_write_text(
+            os.path.join(out_dir, "per_system", f"{_safe_name(sid)}.json"),
+            json.dumps(payload, indent=1, allow_nan=True),
+        )
     if plots_enabled:
         _write_plots(result, summaries, os.path.join(out_dir, "plots"))
     return markdown
@@ -109,8 +145,17 @@ def _write_plots(result: EvalResult, summaries: dict[int, dict[str, dict[str, fl
     plots.plot_error_vs_horizon(os.path.join(folder, "error_vs_horizon.png"), list(summaries), medians)
     for sid, ex in result.examples.items():
         name = _safe_name(sid)
-        plots.plot_forecast(os.path.join(folder, f"forecast_{name}.png"), ex.context, ex.forecasts, ex.truth,
-                            title=f"{sid}: first window")
+        plots.plot_forecast(
+            os.path.join(folder, f"forecast_{name}.png"),
+            ex.context,
+            ex.forecasts,
+            ex.truth,
+            title=f"{sid}: first window",
+        )
         if ex.long_truth is not None:
-            plots.plot_attractors(os.path.join(folder, f"attractor_{name}.png"), ex.long_truth, ex.long_forecasts,
-                                  title=f"{sid}: long rollout ({len(ex.long_truth)} steps, z-scored)")
+            plots.plot_attractors(
+                os.path.join(folder, f"attractor_{name}.png"),
+                ex.long_truth,
+                ex.long_forecasts,
+                title=f"{sid}: long rollout ({len(ex.long_truth)} steps, z-scored)",
+            )

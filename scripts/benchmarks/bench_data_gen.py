@@ -19,16 +19,20 @@ from data_gen.generate import generate
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    summary = generate(config_from_args(args), workers=args.workers, shard_index=args.shard_index, progress=not args.no_progress)
+    summary = generate(
+        config_from_args(args), workers=args.workers, shard_index=args.shard_index, progress=not args.no_progress
+    )
     print(json.dumps(summary, indent=2))
     print(f"\n{datetime.now(timezone.utc):%Y-%m-%d} `{' '.join(['python', *sys.argv])}`")
     print("generation | candidates | accepted | acceptance")
     for gen, c in summary["acceptance_per_generation"].items():
         rate = c["accepted"] / c["candidates"] if c["candidates"] else float("nan")
         print(f"{gen} | {c['candidates']} | {c['accepted']} | {rate:.0%}")
-    print(f"accepted systems: {summary['accepted_systems']} ({summary['evolved_systems']} evolved), "
-          f"trajectories: {summary['trajectories']}, CPU: {summary['cpu_seconds'] / 60:.1f} min, "
-          f"{summary['systems_per_cpu_minute']:.2f} accepted systems per CPU-minute")
+    print(
+        f"accepted systems: {summary['accepted_systems']} ({summary['evolved_systems']} evolved), "
+        f"trajectories: {summary['trajectories']}, CPU: {summary['cpu_seconds'] / 60:.1f} min, "
+        f"{summary['systems_per_cpu_minute']:.2f} accepted systems per CPU-minute"
+    )
     print("rejections: " + ", ".join(f"{k} {v}" for k, v in summary["rejections"].items()))
 
 

@@ -21,6 +21,7 @@ import torch
 from transformers import PatchTSTConfig, PatchTSTForPrediction
 
 from panda_lite import PandaLiteConfig, PandaLiteModel, PandaLitePipeline
+from panda_lite.modeling_panda_lite import roll_out
 
 HORIZON, CONTEXT, CHANNELS = 512, 512, 3
 
@@ -38,9 +39,17 @@ def build_patchtst(target_parameters: int, rollout: bool) -> PatchTSTForPredicti
     best = None
     for d_model in range(64, 513, 16):
         config = PatchTSTConfig(
-            num_input_channels=CHANNELS, context_length=CONTEXT, patch_length=16, patch_stride=16,
-            prediction_length=128 if rollout else HORIZON, d_model=d_model, num_hidden_layers=4,
-            num_attention_heads=4, ffn_dim=2 * d_model, channel_attention=True, scaling="std",
+            num_input_channels=CHANNELS,
+            context_length=CONTEXT,
+            patch_length=16,
+            patch_stride=16,
+            prediction_length=128 if rollout else HORIZON,
+            d_model=d_model,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            ffn_dim=2 * d_model,
+            channel_attention=True,
+            scaling="std",
         )
         model = PatchTSTForPrediction(config).eval()
         gap = abs(parameter_count(model) - target_parameters)
@@ -51,13 +60,8 @@ def build_patchtst(target_parameters: int, rollout: bool) -> PatchTSTForPredicti
 
 @torch.inference_mode()
 def patchtst_forecast(model: PatchTSTForPrediction, context: torch.Tensor) -> torch.Tensor:
-    """(B, 512, C) -> (B, 512, C), rolling out when the model's native horizon is shorter."""
-    chunks, native = [], model.config.prediction_length
-    while sum(c.shape[1] for c in chunks) < HORIZON:
-        forecast = model(past_values=context).prediction_outputs
-        chunks.append(forecast)
-        context = torch.cat([context, forecast], dim=1)[:, -CONTEXT:]
-    return torch.cat(chunks, dim=1)[:, :HORIZON] if native < HORIZON else chunks[0]
+    """(B, 512, C) -> (B, 512, C), rolling out (as PandaLite does) when the model's native horizon is shorter."""
+    return roll_out(lambda values, _: model(past_values=values).prediction_outputs, context, HORIZON)
 
 
 def main() -> None:
@@ -94,13 +98,21 @@ def main() -> None:
             run()
             seconds[name].append(time.perf_counter() - start)
 
-    sizes = {"PandaLite": target, "PandaLite (bf16 weights)": target,
-             **{name: parameter_count(m) for name, m in rivals.items()}}
+    sizes = {
+        "PandaLite": target,
+        "PandaLite (bf16 weights)": target,
+        **{name: parameter_count(m) for name, m in rivals.items()},
+    }
     base = statistics.median(seconds["PandaLite"])
-    print(f"{HORIZON}-step forecasts of {CHANNELS}-channel series, context {CONTEXT}, batch {args.batch_size}, "
-          f"{args.threads} threads, median of {args.repeats}")
-    widths = {"PandaLite": pipe.config.d_model, "PandaLite (bf16 weights)": pipe.config.d_model,
-              **{name: m.config.d_model for name, m in rivals.items()}}
+    print(
+        f"{HORIZON}-step forecasts of {CHANNELS}-channel series, context {CONTEXT}, batch {args.batch_size}, "
+        f"{args.threads} threads, median of {args.repeats}"
+    )
+    widths = {
+        "PandaLite": pipe.config.d_model,
+        "PandaLite (bf16 weights)": pipe.config.d_model,
+        **{name: m.config.d_model for name, m in rivals.items()},
+    }
     print(f"{'model':<28}{'d_model':>8}{'params':>11}{'forecasts/s':>13}{'fp32 PandaLite speed-up':>25}")
     for name, times in seconds.items():
         median = statistics.median(times)

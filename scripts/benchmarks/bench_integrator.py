@@ -60,7 +60,9 @@ def _dysts(founder, ics, **kw):
 
 def _ours(founder, ics, grid, method, rtol):
     start = time.perf_counter()
-    sol = integrate_ensemble(founder.vector_field(), ics, grid[1] - grid[0], N_POINTS, rtol=rtol, atol=rtol * 1e-2, method=method)
+    sol = integrate_ensemble(
+        founder.vector_field(), ics, grid[1] - grid[0], N_POINTS, rtol=rtol, atol=rtol * 1e-2, method=method
+    )
     elapsed = time.perf_counter() - start
     if not all(s == "ok" for s in sol.status):
         raise RuntimeError(f"{founder.name}: members failed: {set(sol.status)}")
@@ -75,40 +77,76 @@ def bench_system(name, args, rng):
     check = ics[: args.n_check]
     refs = _reference(founder, check, grid)
     rows = []
-    baselines = [("LSODA rtol=atol=1e-9", dict(method="LSODA", rtol=1e-9, atol=1e-9), check),
-                 ("DOP853 rtol=atol=1e-12", dict(method="DOP853"), check)]
+    baselines = [
+        ("LSODA rtol=atol=1e-9", dict(method="LSODA", rtol=1e-9, atol=1e-9), check),
+        ("DOP853 rtol=atol=1e-12", dict(method="DOP853"), check),
+    ]
     if name in args.radau_systems:
         baselines.insert(0, ("Radau rtol=atol=1e-12 (dysts default)", {}, check[:1]))
     for label, kw, sample in baselines:
         trajs, sec = _dysts(founder, sample, **kw)
-        rows.append({"system": name, "method": f"dysts make_trajectory {label}", "ensemble": 1,
-                     "traj_per_s": 1 / sec, "error": _errors(trajs, refs, founder, grid, args.lyapunov_times)})
+        rows.append(
+            {
+                "system": name,
+                "method": f"dysts make_trajectory {label}",
+                "ensemble": 1,
+                "traj_per_s": 1 / sec,
+                "error": _errors(trajs, refs, founder, grid, args.lyapunov_times),
+            }
+        )
     e0 = args.ensemble_sizes[0]
     ours = []
     for config in args.configs:
         method, rtol = config.split(":")[0], float(config.split(":")[1])
         trajs, sec = _ours(founder, ics[:e0], grid, method, rtol)
-        ours.append({"system": name, "method": f"data_gen {method} rtol={rtol:g} atol={rtol * 1e-2:g}", "ensemble": e0,
-                     "traj_per_s": 1 / sec, "error": _errors(trajs, refs, founder, grid, args.lyapunov_times),
-                     "config": (method, rtol)})
+        ours.append(
+            {
+                "system": name,
+                "method": f"data_gen {method} rtol={rtol:g} atol={rtol * 1e-2:g}",
+                "ensemble": e0,
+                "traj_per_s": 1 / sec,
+                "error": _errors(trajs, refs, founder, grid, args.lyapunov_times),
+                "config": (method, rtol),
+            }
+        )
     lsoda_error = next(r["error"] for r in rows if "LSODA" in r["method"])
     accurate = [r for r in ours if r["error"] <= lsoda_error]
     best = max(accurate, key=lambda r: r["traj_per_s"]) if accurate else min(ours, key=lambda r: r["error"])
     for e in args.ensemble_sizes[1:]:
         trajs, sec = _ours(founder, ics[:e], grid, *best["config"])
-        ours.append({**best, "ensemble": e, "traj_per_s": 1 / sec, "error": _errors(trajs, refs, founder, grid, args.lyapunov_times)})
+        ours.append(
+            {
+                **best,
+                "ensemble": e,
+                "traj_per_s": 1 / sec,
+                "error": _errors(trajs, refs, founder, grid, args.lyapunov_times),
+            }
+        )
     rows += [{k: v for k, v in r.items() if k != "config"} for r in ours]
     for r in rows:
-        print(f"{r['system']:14s} {r['method']:50s} E={r['ensemble']:5d} {r['traj_per_s']:9.2f} traj/s  err={r['error']:.2e}", flush=True)
+        print(
+            f"{r['system']:14s} {r['method']:50s} E={r['ensemble']:5d} {r['traj_per_s']:9.2f} traj/s  "
+            f"err={r['error']:.2e}",
+            flush=True,
+        )
     return rows
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--systems", nargs="+", default=["Lorenz", "Rossler", "Chen", "SprottB", "LorenzStenflo"])
-    p.add_argument("--radau-systems", nargs="*", default=["Lorenz"], help="systems also timed with dysts' default Radau (~50 s each)")
-    p.add_argument("--configs", nargs="+", default=["dopri5:1e-9", "dopri5:1e-10", "dop853:1e-9", "dop853:1e-10"],
-                   help="data_gen METHOD:RTOL pairs tried on the first ensemble size (atol = rtol/100)")
+    p.add_argument(
+        "--radau-systems",
+        nargs="*",
+        default=["Lorenz"],
+        help="systems also timed with dysts' default Radau (~50 s each)",
+    )
+    p.add_argument(
+        "--configs",
+        nargs="+",
+        default=["dopri5:1e-9", "dopri5:1e-10", "dop853:1e-9", "dop853:1e-10"],
+        help="data_gen METHOD:RTOL pairs tried on the first ensemble size (atol = rtol/100)",
+    )
     p.add_argument("--ensemble-sizes", type=int, nargs="+", default=[64, 256, 1024])
     p.add_argument("--n-check", type=int, default=4, help="initial conditions checked against the reference")
     p.add_argument("--lyapunov-times", type=float, default=5.0)
@@ -118,8 +156,12 @@ def main():
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(args.seed)
     rows = [r for name in args.systems for r in bench_system(name, args, rng)]
-    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.processor() or platform.machine(),
-              "args": vars(args), "rows": rows}
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(),
+        "args": vars(args),
+        "rows": rows,
+    }
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)
@@ -137,8 +179,10 @@ def _summary(rows):
             lines.append(f"{name} | {lsoda['traj_per_s']:.2f} ({lsoda['error']:.1e}) | none as accurate | -")
             continue
         best = max(ok, key=lambda r: r["traj_per_s"])
-        lines.append(f"{name} | {lsoda['traj_per_s']:.2f} ({lsoda['error']:.1e}) | {best['traj_per_s']:.1f} "
-                     f"(E={best['ensemble']}, {best['error']:.1e}) | {best['traj_per_s'] / lsoda['traj_per_s']:.1f}x")
+        lines.append(
+            f"{name} | {lsoda['traj_per_s']:.2f} ({lsoda['error']:.1e}) | {best['traj_per_s']:.1f} "
+            f"(E={best['ensemble']}, {best['error']:.1e}) | {best['traj_per_s'] / lsoda['traj_per_s']:.1f}x"
+        )
     return "\n".join(lines)
 
 

@@ -1,9 +1,9 @@
 """Training throughput of a config on this CPU, fp32 vs bf16 autocast, against the measured
 matmul peak of the same process.
 
-    python scripts/benchmarks/bench_training.py --config scripts/configs/mini.yaml --threads 2
+    python scripts/benchmarks/bench_training.py --config mini --threads 2
 
-One training step is what `scripts/training/loop.py` runs per batch: the configured
+One training step is what `panda_lite.training.trainer` runs per batch: the configured
 objective's forward, backward, gradient clipping and an AdamW step, on batches drawn by the
 real window sampler from a toy corpus (sampling time is reported separately; the loop's
 DataLoader workers overlap it with compute). FLOPs per sample are counted with
@@ -18,22 +18,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from scripts.training.config import load_config
-from scripts.training.corpus import corpus_run_data
-from scripts.training.loop import build_model, configure_torch
-from scripts.training.objectives import attention_kernel, objective_loss
-from scripts.training.toy_corpus import write_toy_corpus
+from data_gen.toy import write_toy_corpus
+from panda_lite.training.config import load_config
+from panda_lite.training.corpus import corpus_run_data
+from panda_lite.training.objectives import attention_kernel, objective_loss
+from panda_lite.training.trainer import build_model, configure_torch
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 PEAK_EVERY = 5  # timed steps between matmul-peak samples
@@ -56,10 +51,13 @@ def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 3) -> float
 def forward_loss(model, batch: dict, config, autocast_dtype: torch.dtype | None) -> torch.Tensor:
     """The configured objective under CPU autocast to `autocast_dtype` (what Accelerate's
     mixed_precision=bf16 does; None = fp32) and the configured attention kernel."""
-    with torch.autocast("cpu", dtype=autocast_dtype, enabled=autocast_dtype is not None), \
-            attention_kernel(config.sdpa_backend):
-        return objective_loss(config.objective, model, model, batch, config.rollout_steps,
-                              torch.Generator().manual_seed(0))
+    with (
+        torch.autocast("cpu", dtype=autocast_dtype, enabled=autocast_dtype is not None),
+        attention_kernel(config.sdpa_backend),
+    ):
+        return objective_loss(
+            config.objective, model, model, batch, config.rollout_steps, torch.Generator().manual_seed(0)
+        )
 
 
 def train_step(model, optimizer, batch: dict, config, autocast_dtype: torch.dtype | None) -> None:
@@ -115,7 +113,7 @@ def measure(config, batches: list[dict], precision: str, steps: int, warmup: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="scripts/configs/mini.yaml")
+    parser.add_argument("--config", default="mini", help="a YAML file or a bundled config name")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per precision")
     parser.add_argument("--warmup", type=int, default=3)
@@ -136,23 +134,35 @@ def main() -> None:
     results = [measure(config, batches, p, args.steps, args.warmup) for p in args.precisions]
     load_after = os.getloadavg()
 
-    print(f"config {args.config} {' '.join(args.overrides)}: batch {config.batch_size}, "
-          f"{model_config.context_length}+{horizon} steps, {config.data.num_channels} channels, "
-          f"{model_config.num_patches} patches/channel, {sum(p.numel() for p in build_model(config).parameters()):,} parameters")
-    print(f"torch {torch.__version__}, {args.threads} threads, load average before/after "
-          f"{load_before[0]:.2f}/{load_after[0]:.2f} on {os.cpu_count()} CPUs; window sampling {sampling_ms:.1f} ms/batch")
+    print(
+        f"config {args.config} {' '.join(args.overrides)}: batch {config.batch_size}, "
+        f"{model_config.context_length}+{horizon} steps, {config.data.num_channels} channels, "
+        f"{model_config.num_patches} patches/channel, "
+        f"{sum(p.numel() for p in build_model(config).parameters()):,} parameters"
+    )
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, load average before/after "
+        f"{load_before[0]:.2f}/{load_after[0]:.2f} on {os.cpu_count()} CPUs; "
+        f"window sampling {sampling_ms:.1f} ms/batch"
+    )
     print(f"attention kernel: {config.sdpa_backend or 'torch default'}; rates from the fastest of {args.steps} steps")
-    print("\n| precision | step best / median (ms) | samples/s | patches/s | GFLOP/sample | achieved GFLOP/s "
-          "| matmul peak GFLOP/s | fraction of peak (best / median step) |")
+    print(
+        "\n| precision | step best / median (ms) | samples/s | patches/s | GFLOP/sample | achieved GFLOP/s "
+        "| matmul peak GFLOP/s | fraction of peak (best / median step) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['precision']} | {r['best_ms']:.0f} / {r['median_ms']:.0f} | {r['samples_per_s']:.1f} | "
-              f"{r['patches_per_s']:,.0f} | {r['gflop_per_sample']:.3f} | {r['achieved_gflops']:.1f} | "
-              f"{r['peak_gflops']:.1f} | {r['fraction_of_peak']:.1%} / {r['fraction_at_median']:.1%} |")
+        print(
+            f"| {r['precision']} | {r['best_ms']:.0f} / {r['median_ms']:.0f} | {r['samples_per_s']:.1f} | "
+            f"{r['patches_per_s']:,.0f} | {r['gflop_per_sample']:.3f} | {r['achieved_gflops']:.1f} | "
+            f"{r['peak_gflops']:.1f} | {r['fraction_of_peak']:.1%} / {r['fraction_at_median']:.1%} |"
+        )
     if len(results) == 2:
         fp32, bf16 = results
-        print(f"\nbf16 / fp32: samples/s x{bf16['samples_per_s'] / fp32['samples_per_s']:.2f}, "
-              f"matmul peak x{bf16['peak_gflops'] / fp32['peak_gflops']:.2f}")
+        print(
+            f"\nbf16 / fp32: samples/s x{bf16['samples_per_s'] / fp32['samples_per_s']:.2f}, "
+            f"matmul peak x{bf16['peak_gflops'] / fp32['peak_gflops']:.2f}"
+        )
 
 
 if __name__ == "__main__":

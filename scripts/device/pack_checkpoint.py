@@ -14,13 +14,10 @@ from pathlib import Path
 
 import torch
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 from panda_lite import PandaLiteModel
 
 FILE_LIMIT = 15 * 1024**2  # below the tool's 16 MiB per file
-EXTRA_FILES = ("README.md", "training_summary.json")
+EXTRA_FILES = ("README.md", "training_summary.json", "pipeline_config.json")
 
 
 def pack(model_dir: Path, out_dir: Path) -> list[Path]:

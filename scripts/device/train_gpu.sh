@@ -4,14 +4,14 @@
 # Here first (once): bash scripts/device/fetch_wheels.sh   # wheels of `datasets`, which the image lacks
 # Then through the device tool, from the repo root, carrying the wheels (and a corpus if any):
 #   run(command="bash scripts/device/train_gpu.sh 6", carry=[".whl"], timeout_s=540)
-#   run(command="CORPUS=corpus bash scripts/device/train_gpu.sh 6 scripts/configs/panda20m.yaml", carry=[".whl", "corpus"])
-# Arguments: MINUTES of training (default 6), CONFIG (default panda20m.yaml), then key=value overrides.
-# Without CORPUS a toy corpus (sines and Rossler flows, scripts/training/toy_corpus.py) is written
+#   run(command="CORPUS=corpus bash scripts/device/train_gpu.sh 6 panda20m", carry=[".whl", "corpus"])
+# Arguments: MINUTES of training (default 6), CONFIG (a file or bundled name, default panda20m), then key=value overrides.
+# Without CORPUS a toy corpus (sines and Rossler flows, data_gen/toy.py) is written
 # first: enough to check speed and the whole path end to end, not to train a useful model.
 # Returns under $OUT: model/ (weights, config, card, summary; bf16 shards if large), train.log, nvidia-smi.txt.
 set -euo pipefail
 MINUTES=${1:-6}
-CONFIG=${2:-scripts/configs/panda20m.yaml}
+CONFIG=${2:-panda20m}
 shift $(( $# < 2 ? $# : 2 ))
 OUT=${OUT:-runs/device-out}
 RUN=/tmp/panda-lite-run
@@ -32,7 +32,7 @@ python3 -c "import torch, accelerate, datasets, transformers, panda_lite; assert
 DATA=()
 if [ -z "${CORPUS:-}" ]; then
     CORPUS=/tmp/toy-corpus
-    python3 -m scripts.training.toy_corpus "$CORPUS" --systems-per-family 64 --shards 8 --length 4096
+    python3 -m data_gen.toy "$CORPUS" --systems-per-family 64 --shards 8 --length 4096
     DATA=(data.validation_fraction=0.1)  # 128 systems: hold out enough for a validation set
 fi
 

@@ -1,0 +1,76 @@
+"""Next-generation reservoir computing (NVAR) fitted in context: the pipeline's expert and an
+evaluation baseline."""
+
+from __future__ import annotations
+
+from itertools import combinations_with_replacement
+
+import numpy as np
+
+from .inputs import check_batch
+from .metrics import context_scale
+
+
+class NVAR:
+    """Next-generation reservoir computer (Gauthier et al. 2021), fitted on the context.
+
+    Features at time t: [1, u_t, u_{t-s}, ..., u_{t-(k-1)s}, all unique quadratic
+    monomials of that linear part], u the z-scored state. A ridge regression
+    W = argmin ||F W - (u_{t+1} - u_t)||^2 + ridge ||W||^2 is fitted per series on its own
+    context, then rolled out autoregressively: u_{t+1} = u_t + f_t W.
+
+    A fitted map can diverge; each rolled-out state is clipped to the context's z-range
+    widened by `clip_margin` ranges on each side, so a diverging NVAR yields a finite, bad
+    forecast rather than inf/NaN. If the fit itself is singular or non-finite the series
+    falls back to persistence (`last_value`).
+    """
+
+    def __init__(self, delays: int = 2, stride: int = 1, ridge: float = 1e-4, clip_margin: float = 1.0):
+        if delays < 1 or stride < 1 or ridge < 0 or clip_margin < 0:
+            raise ValueError(
+                f"need delays >= 1, stride >= 1, ridge >= 0, clip_margin >= 0; "
+                f"got {delays}, {stride}, {ridge}, {clip_margin}"
+            )
+        self.delays, self.stride, self.ridge, self.clip_margin = delays, stride, ridge, clip_margin
+
+    def _features(self, lagged: np.ndarray) -> np.ndarray:
+        """(..., k C) linear part -> (..., 1 + kC + kC(kC+1)/2) NVAR features."""
+        pairs = list(combinations_with_replacement(range(lagged.shape[-1]), 2))
+        i, j = np.array(pairs).T
+        const = np.ones(lagged.shape[:-1] + (1,))
+        return np.concatenate([const, lagged, lagged[..., i] * lagged[..., j]], axis=-1)
+
+    def _lagged(self, u: np.ndarray, end: int) -> np.ndarray:
+        """Linear part ending at index `end` (inclusive): u_end, u_{end-s}, ... -> (B, k C)."""
+        idx = end - self.stride * np.arange(self.delays)
+        return u[:, idx].reshape(u.shape[0], -1)
+
+    def __call__(self, context: np.ndarray, horizon: int) -> np.ndarray:
+        span = (self.delays - 1) * self.stride
+        context = check_batch(context, horizon, min_length=span + 3)
+        mean, std = context_scale(context)
+        u = (context - mean) / std
+        batch, length, _ = u.shape
+
+        # Training pairs: features at t = span .. L-2, targets u_{t+1} - u_t.
+        lagged = np.stack([self._lagged(u, t) for t in range(span, length - 1)], axis=1)
+        feats = self._features(lagged)  # (B, N, F)
+        targets = u[:, span + 1 :] - u[:, span:-1]  # (B, N, C)
+        gram = feats.transpose(0, 2, 1) @ feats + self.ridge * np.eye(feats.shape[-1])
+        rhs = feats.transpose(0, 2, 1) @ targets
+        try:
+            weights = np.linalg.solve(gram, rhs)  # (B, F, C)
+        except np.linalg.LinAlgError:
+            weights = np.full(rhs.shape, np.nan)
+        ok = np.all(np.isfinite(weights), axis=(1, 2))
+        weights[~ok] = 0.0  # zero update == persistence
+
+        lo, hi = u.min(axis=1), u.max(axis=1)
+        margin = self.clip_margin * (hi - lo)
+        lo, hi = lo - margin, hi + margin
+        history = np.concatenate([u[:, -(span + 1) :], np.empty((batch, horizon, u.shape[2]))], axis=1)
+        for h in range(horizon):
+            t = span + h
+            step = np.einsum("bf,bfc->bc", self._features(self._lagged(history, t)), weights)
+            history[:, t + 1] = np.clip(history[:, t] + step, lo, hi)
+        return history[:, span + 1 :] * std + mean

@@ -1,1 +1,0 @@
-"""Training, fine-tuning and benchmark scripts; importable so tests can reach `scripts.training`."""

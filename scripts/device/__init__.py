@@ -1,1 +1,0 @@
-"""Prepared GPU-machine scripts: install, train for fixed minutes, return the checkpoint."""

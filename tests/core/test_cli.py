@@ -1,0 +1,220 @@
+"""The panda-lite command (forecast, evaluate, --version, --help, the training commands' dispatch)
+and scripts/evaluate.py."""
+
+import csv
+import re
+import runpy
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from util import ROOT, write_csv
+
+from panda_lite.cli import checkpoint_labels, main
+from panda_lite.io import read_series
+
+
+def sines(n, channels=3):
+    t = np.arange(n) * 0.05
+    return np.stack([np.sin((1 + 0.3 * j) * t) for j in range(channels)], axis=-1)
+
+
+def forecast(tiny_checkpoint, tmp_path, input_path, *extra):
+    return main(
+        [
+            "forecast",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--input",
+            str(input_path),
+            "--horizon",
+            "40",
+            "--out",
+            str(tmp_path / "out"),
+            *map(str, extra),
+        ]
+    )
+
+
+def test_forecast_csv_with_header_and_truth(tiny_checkpoint, tmp_path, capsys):
+    data = sines(240)
+    path = write_csv(tmp_path / "traj.csv", data[:200].round(6), header=["x", "y", "z"])
+    truth = write_csv(tmp_path / "truth.csv", data[200:].round(6))
+    assert forecast(tiny_checkpoint, tmp_path, path, "--truth", truth) == 0
+    with open(tmp_path / "out" / "forecast.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["x", "y", "z"] and len(rows) == 41
+    assert np.all(np.isfinite(np.array(rows[1:], dtype=float)))
+    assert (tmp_path / "out" / "forecast.png").read_bytes()[:4] == b"\x89PNG"
+    out = capsys.readouterr().out
+    assert "vs truth over 40 steps" in out and "forecast made by the network; expert off" in out
+
+
+def test_forecast_reports_and_switches_the_expert(tiny_checkpoint, tmp_path, capsys, lorenz_trajectory):
+    path = write_csv(tmp_path / "lorenz.csv", lorenz_trajectory[1000:1128], header=["x", "y", "z"])
+    assert forecast(tiny_checkpoint, tmp_path, path, "--expert", "nvar") == 0
+    assert "forecast made by the NVAR expert; expert nvar (2 delays" in capsys.readouterr().out
+    by_expert = (tmp_path / "out" / "forecast.csv").read_text()
+    assert forecast(tiny_checkpoint, tmp_path, path, "--expert", "off") == 0
+    assert "forecast made by the network; expert off" in capsys.readouterr().out
+    assert (tmp_path / "out" / "forecast.csv").read_text() != by_expert
+
+
+def test_forecast_npy_matches_pipeline(tiny_checkpoint, tmp_path):
+    from panda_lite import PandaLitePipeline
+
+    data = sines(200, channels=2)
+    np.save(tmp_path / "traj.npy", data)
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "traj.npy") == 0
+    written, names = read_series(str(tmp_path / "out" / "forecast.csv"))
+    expected = PandaLitePipeline.from_pretrained(tiny_checkpoint).predict(data, 40).numpy()
+    assert names == ["x0", "x1"]
+    np.testing.assert_allclose(written, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("1,2,3\n4,5,6\n7,8\n", "data row 3 .* has 2 cells, expected 3 .*ragged"),
+        ("a,b\n1,2\n3,oops\n", "non-numeric cell 'oops' in data row 2, column 2"),
+        ("1,2\n3,4\n", "2 time steps, this checkpoint needs at least 16"),
+        ("a,b\n" + "1,\n" * 30, "column\\(s\\) b contain no numbers"),
+        ("", "file is empty"),
+    ],
+)
+def test_forecast_bad_csv_names_file_and_problem(tiny_checkpoint, tmp_path, capsys, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    assert forecast(tiny_checkpoint, tmp_path, path) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert re.search(message, err), err
+
+
+def test_forecast_bad_paths_and_shapes(tiny_checkpoint, tmp_path, capsys):
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "missing.csv") == 2
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "traj.parquet").write_text("x")
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "traj.parquet") == 2
+    assert "unsupported file type '.parquet'" in capsys.readouterr().err
+    np.save(tmp_path / "cube.npy", np.zeros((4, 5, 6)))
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "cube.npy") == 2
+    assert "shape (T,) or (T, C)" in capsys.readouterr().err
+    np.save(tmp_path / "inf.npy", np.array([[1.0, np.inf]] * 40))
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "inf.npy") == 2
+    assert "inf.npy: contains infinite values" in capsys.readouterr().err
+    path = write_csv(tmp_path / "traj.csv", sines(100, 3))
+    truth = write_csv(tmp_path / "truth.csv", sines(10, 2))
+    assert forecast(tiny_checkpoint, tmp_path, path, "--truth", truth) == 2
+    assert "has 2 channels" in capsys.readouterr().err
+
+
+def test_read_series_keeps_missing_values(tmp_path):
+    values, names = read_series(write_csv(tmp_path / "m.csv", [[1, 2], ["", 3], [4, "nan"]]))
+    assert names == ["x0", "x1"]
+    assert np.isnan(values[1, 0]) and np.isnan(values[2, 1]) and values[2, 0] == 4
+
+
+def run_evaluate(tiny_checkpoint, tmp_path, systems: str, horizons: str, *extra: str) -> int:
+    """`panda-lite evaluate` of the tiny checkpoint on dysts flows, small enough for seconds."""
+    small = "--windows 2 --context 128 --long-horizon 0 --num-points 400 --no-progress".split()
+    return main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--systems",
+            systems,
+            "--out",
+            str(tmp_path),
+            "--horizons",
+            horizons,
+            *small,
+            *extra,
+        ]
+    )
+
+
+def test_evaluate_cli_systems(tiny_checkpoint, tmp_path, capsys):
+    args = ("--baselines", "parrot,nvar", "--plot-systems", "Rossler")
+    assert run_evaluate(tiny_checkpoint, tmp_path, "Lorenz,Rossler", "16,32", *args) == 0
+    out = capsys.readouterr().out
+    assert "## Horizon 32" in out and "tiny-panda-lite" in out and "parrot_D10" in out
+    assert (tmp_path / "metrics_h16.csv").exists() and (tmp_path / "plots" / "forecast_Rossler.png").exists()
+    assert not (tmp_path / "metrics_long.csv").exists()
+    assert "tiny-panda-lite: expert off (the network forecasts every series); the expert made 0 of" in out
+
+
+def test_evaluate_cli_counts_the_expert_forecasts(tiny_checkpoint, tmp_path, capsys):
+    args = ("--baselines", "nvar", "--no-plots", "--expert", "nvar")
+    assert run_evaluate(tiny_checkpoint, tmp_path, "Lorenz", "16", *args) == 0
+    note = re.search(
+        r"expert nvar \(2 delays, where it wins the backtest\); the expert made (\d+) of 2 forecasts",
+        capsys.readouterr().out,
+    )
+    assert note and note.group(0) in (tmp_path / "summary.md").read_text()
+
+
+def test_evaluate_cli_rejects_bad_options(tmp_path, capsys):
+    base = ["evaluate", "--systems", "Lorenz", "--out", str(tmp_path)]
+    assert main(base + ["--baselines", "nvar,arima"]) == 2
+    assert "unknown baseline(s) ['arima']" in capsys.readouterr().err
+    assert main(["evaluate", "--systems", "Lorenzz", "--out", str(tmp_path)]) == 2
+    assert "unknown dysts flow 'Lorenzz'" in capsys.readouterr().err
+    assert main(["evaluate", "--corpus", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "no complete corpus shards" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: positive integers only
+        main(base + ["--horizons", "0,5"])
+
+
+def test_scripts_evaluate_wrapper(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "evaluate.py",
+            "--systems",
+            "Rossler",
+            "--out",
+            str(tmp_path),
+            "--windows",
+            "1",
+            "--context",
+            "64",
+            "--horizons",
+            "16",
+            "--long-horizon",
+            "0",
+            "--num-points",
+            "200",
+            "--no-plots",
+            "--no-progress",
+        ],
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(ROOT / "scripts" / "evaluate.py"), run_name="__main__")
+    assert exit_info.value.code == 0
+    assert "## Horizon 16" in capsys.readouterr().out
+
+
+def test_checkpoint_labels_are_the_shortest_distinguishing_suffix():
+    assert checkpoint_labels(["runs/a/model", "runs/b/model"]) == ["a/model", "b/model"]
+    assert checkpoint_labels(["panda-lite-mini", "runs/x/model/"]) == ["panda-lite-mini", "model"]
+    assert checkpoint_labels(["m", "m"]) == ["m#0", "m#1"]
+
+
+@pytest.mark.slow
+def test_version_and_help_answer_without_loading_torch():
+    for flags in (["--version"], ["--help"], ["train", "--help"], ["finetune", "--help"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "panda_lite", *flags], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        assert ("panda-lite 0" in result.stdout) if flags == ["--version"] else ("usage: panda-lite" in result.stdout)
+    code = "import sys, panda_lite.cli as c; c.build_parser(); print('torch' in sys.modules)"
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False", "building the CLI imported torch"
+    assert time.perf_counter() - started < 30  # generous: the measured figure is in BENCHMARKS.md

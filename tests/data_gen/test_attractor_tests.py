@@ -1,0 +1,92 @@
+"""Each attractor test on known cases: Lorenz (chaotic), Van der Pol (limit cycle), a damped
+oscillator (fixed point), a 2-torus (quasi-periodic) and a divergent system."""
+
+import numpy as np
+import pytest
+
+from data_gen import attractor_tests as at
+from data_gen.founders import get_founder
+from data_gen.integrate import integrate_ensemble
+
+PPP = 64
+T = 2048
+CFG = at.TestConfig()
+
+
+def _integrate(field, y0, period):
+    sol = integrate_ensemble(
+        field, np.array([y0], dtype=float), period / PPP, T, n_transient=T // 4, rtol=1e-8, atol=1e-10
+    )
+    assert sol.status == ["ok"]
+    return sol.trajectories[0]
+
+
+def _van_der_pol(t, y):  # unforced, mu = 1: a limit cycle of period ~6.66
+    return np.stack([y[1], (1 - y[0] ** 2) * y[1] - y[0]])
+
+
+def _damped(t, y):  # spirals into the origin
+    return np.stack([y[1], -y[0] - 0.3 * y[1]])
+
+
+@pytest.fixture(scope="module")
+def cases():
+    lorenz = get_founder("Lorenz")
+    t = np.arange(T) * 2 * np.pi / PPP
+    w = (1 + 5**0.5) / 2  # irrational frequency ratio: a quasi-periodic 2-torus in R^3
+    return {
+        "lorenz": _integrate(lorenz.vector_field(), lorenz.ic, lorenz.period),
+        "limit_cycle": _integrate(_van_der_pol, [2.0, 0.0], 6.663),
+        "fixed_point": _integrate(_damped, [1.0, 0.0], 2 * np.pi),
+        "torus": np.stack([(2 + np.cos(w * t)) * np.cos(t), (2 + np.cos(w * t)) * np.sin(t), np.sin(w * t)], 1),
+        "divergent": np.exp(np.linspace(0, 50, T))[:, None] * np.ones((1, 3)),
+    }
+
+
+# For each test: the known cases it must reject (all must accept Lorenz).
+EXPECTED_REJECTS = {
+    "bounded": ["divergent"],
+    "not_fixed_point": ["fixed_point"],
+    "stationarity": ["fixed_point"],
+    "broadband_spectrum": ["limit_cycle", "torus"],
+    "zero_one_test": ["limit_cycle", "torus"],
+    "not_limit_cycle_or_torus": ["limit_cycle", "torus", "fixed_point"],
+    "lyapunov": ["limit_cycle", "torus", "fixed_point"],
+}
+
+
+@pytest.mark.parametrize("name,test", at.TESTS, ids=[n for n, _ in at.TESTS])
+def test_each_test_on_known_cases(cases, name, test):
+    passed, score = test(cases["lorenz"], PPP, CFG)
+    assert passed, f"{name} rejected Lorenz (score {score})"
+    for case in EXPECTED_REJECTS[name]:
+        passed, score = test(cases[case], PPP, CFG)
+        assert not passed, f"{name} accepted {case} (score {score})"
+
+
+def test_run_tests_first_failure_is_the_reason(cases):
+    expected = {
+        "lorenz": None,
+        "limit_cycle": "broadband_spectrum",
+        "fixed_point": "not_fixed_point",
+        "torus": "broadband_spectrum",
+        "divergent": "bounded",
+    }
+    for case, reason in expected.items():
+        got, scores = at.run_tests(cases[case], PPP, CFG)
+        assert got == reason, case
+        assert list(scores) == [n for n, _ in at.TESTS][: len(scores)]
+    _, scores = at.run_tests(cases["lorenz"], PPP, CFG)
+    assert scores["zero_one_test"] > 0.9
+    lyap_per_time = scores["lyapunov"] / get_founder("Lorenz").period
+    assert 0.5 < lyap_per_time < 1.5  # literature value 0.906
+
+
+def test_thresholds_drive_the_decision(cases):
+    strict = at.TestConfig(min_lyapunov_per_period=1e3)
+    assert at.run_tests(cases["lorenz"], PPP, strict)[0] == "lyapunov"
+
+
+def test_run_tests_validates_shape():
+    with pytest.raises(ValueError, match="at least 4 periods"):
+        at.run_tests(np.zeros((10, 3)), PPP, CFG)
