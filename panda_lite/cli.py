@@ -171,7 +171,7 @@ def run_forecast(args: argparse.Namespace) -> int:
 
     csv_path = os.path.join(args.out, "forecast.csv")
     png_path = os.path.join(args.out, "forecast.png")
-    write_csv(csv_path, names, [[f"{v:.7g}" for v in row] for row in pred])
+    write_csv(csv_path, names, [[repr(v) for v in row] for row in pred.tolist()])
     plot_forecast(
         png_path,
         context,

@@ -44,8 +44,9 @@ class PandaLiteConfig(PretrainedConfig):
         embedding_seed: Seed of the random monomial indices and Fourier projection. The draws
             are stored as buffers in the checkpoint, so a reloaded model never re-draws them.
         rms_norm_eps: Epsilon of the RMSNorm layers.
-        scaling_eps: Variance floor of the per-channel instance normalisation, in squared
-            input units after centring; keeps constant channels finite.
+        scaling_eps: Relative variance epsilon of the per-channel instance normalisation:
+            scale = std * sqrt(1 + scaling_eps), the scale training windows (unit variance) saw.
+            Relative, so the normalisation is scale-equivariant.
         pooling: How patch tokens become a forecast: "flatten" (all patches, a linear map
             from num_patches * d_model), "mean", "max" or "last" (one d_model vector).
         loss: Training loss on the normalised scale: "mse", "mae", "huber" or "smape"

@@ -4,8 +4,13 @@ the network, chosen per series by a backtest on the context itself.
 "nvar": a quadratic NVAR (`panda_lite.nvar.NVAR`). Per series, the network and NVAR each
 forecast the context's own last `backtest` steps from the steps before them; NVAR makes the
 whole forecast where its sMAPE there (on the z-scores of the steps before them) is lower.
-It is exact on quadratic flows (Lorenz, Rossler, ...), which the network only approximates.
-Contexts with gaps, or shorter than two backtests, always get the network.
+It is exact on quadratic flows (Lorenz, Rossler, ...), which the network only approximates,
+and it can diverge elsewhere, so two guards keep it from ever making a diverging forecast:
+its backtest rollout is run over the whole requested horizon and must stay in range, and a
+forecast that leaves the context's range by more than `RANGE_MARGIN` of it falls back to the
+network. Contexts with gaps, shorter than two backtests, or with more than
+`MAX_CHANNELS` channels (its quadratic features grow as the square of the channels) always
+get the network.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from .metrics import smape, standardize
 from .nvar import NVAR
 
 EXPERTS = ("off", "nvar")
+MAX_CHANNELS = 8  # 2 delays x 8 channels: 153 features, well below a 512-step context
+RANGE_MARGIN = 0.25  # a forecast may pass the context's per-channel range by a quarter of it
 
 
 def gap_free_steps(observed: torch.Tensor) -> torch.Tensor:
@@ -28,6 +35,14 @@ def gap_free_steps(observed: torch.Tensor) -> torch.Tensor:
     complete = observed.all(dim=2)  # (B, L)
     run = complete.flip(1).cumprod(dim=1).sum(dim=1)
     return torch.where(run == observed.any(dim=2).sum(dim=1), run, torch.zeros_like(run)).cpu()
+
+
+def leaves_range(forecast: np.ndarray, context: np.ndarray, margin: float = RANGE_MARGIN) -> bool:
+    """Whether a (H, C) forecast passes its (T, C) context's per-channel [min, max] by more
+    than `margin` times the channel's range at any step."""
+    low, high = context.min(axis=0), context.max(axis=0)
+    slack = margin * (high - low)
+    return bool(((forecast < low - slack) | (forecast > high + slack)).any())
 
 
 class NVARExpert:
@@ -42,17 +57,19 @@ class NVARExpert:
         values: torch.Tensor,
         observed: torch.Tensor,
         network: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor],
+        horizon: int,
     ) -> dict[int, np.ndarray]:
-        """The series the expert forecasts: {row: its gap-free context (T, C) float64}.
+        """The series the expert forecasts `horizon` steps for: {row: its gap-free context
+        (T, C) float64}.
 
-        values, observed: the padded (B, L, C) batch; `network(values, observed, horizon)`
-        is the network's rollout (B, horizon, C), run here on the context without its last
+        values, observed: the padded (B, L, C) batch; `network(values, observed, steps)` is
+        the network's rollout (B, steps, C), run here on the context without its last
         `backtest` steps (left-padded as missing, like any shorter context).
         """
         backtest = self.backtest
         steps = gap_free_steps(observed)
         eligible = (steps >= 2 * backtest).nonzero().flatten().tolist()
-        if not eligible:
+        if not eligible or values.shape[2] > MAX_CHANNELS:
             return {}
         held_back = (
             network(
@@ -68,14 +85,19 @@ class NVARExpert:
         for row in eligible:
             context = values[row, -int(steps[row]) :].cpu().double().numpy()  # (T, C)
             past, truth = context[:-backtest], context[-backtest:]
+            guess = self.nvar(past[None], max(backtest, horizon))[0]  # stable over the whole horizon?
+            if leaves_range(guess, past):
+                continue
             expert_error, network_error = (
-                smape(standardize(guess, past), standardize(truth, past))
-                for guess in (self.nvar(past[None], backtest)[0], held_back[row])
+                smape(standardize(forecast, past), standardize(truth, past))
+                for forecast in (guess[:backtest], held_back[row])
             )
             if expert_error < network_error:
                 chosen[row] = context
         return chosen
 
-    def forecast(self, context: np.ndarray, horizon: int) -> torch.Tensor:
-        """The expert's (horizon, C) float32 forecast after a (T, C) context."""
-        return torch.from_numpy(self.nvar(context[None], horizon)[0]).float()
+    def forecast(self, context: np.ndarray, horizon: int) -> torch.Tensor | None:
+        """The expert's (horizon, C) float64 forecast after a (T, C) context, or None where it
+        leaves the context's range (the network forecasts instead)."""
+        forecast = self.nvar(context[None], horizon)[0]
+        return None if leaves_range(forecast, context) else torch.from_numpy(forecast)

@@ -1,6 +1,6 @@
 """Checks and conversions of what users pass in: contexts, horizons, batch sizes.
 
-One rule for numpy arrays, torch tensors and lists of them, so every public entry point
+One rule for numpy arrays, torch tensors and Python lists, so every public entry point
 (pipeline, in-context methods, baselines) accepts and refuses the same things with the same
 messages.
 """
@@ -15,11 +15,20 @@ import torch
 
 ContextLike = np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor]
 
+# Largest magnitude a context may hold: its squares (the variance) stay finite in float64.
+MAX_ABS_VALUE = 1e150
+
 
 def as_float_array(series: Any, position: str) -> np.ndarray:
-    """One context as a float64 numpy array, rejecting non-numeric input with a clear message."""
+    """One context as a float64 numpy array: real numbers (float or int, numpy or torch alike),
+    with the masked entries of a `numpy.ma` array as NaN (missing). Bool, complex, strings and
+    objects are refused with a clear message."""
     if isinstance(series, torch.Tensor):
+        if series.dtype.is_complex or series.dtype == torch.bool:
+            raise ValueError(f"{position}: expected real numbers (float or int), got dtype {series.dtype}")
         series = series.detach().to("cpu", torch.float64).numpy()
+    if isinstance(series, np.ma.MaskedArray) and np.issubdtype(series.dtype, np.number):
+        series = np.ma.filled(series.astype(np.float64), np.nan)
     array = np.asarray(series)
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
@@ -35,9 +44,26 @@ def check_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def _as_nested_array(context: Sequence) -> Any:
+    """A Python list of numbers or of lists of numbers as the array it spells; any other
+    sequence (a list of arrays or tensors: a batch) as it is."""
+    if isinstance(context, (str, bytes)) or any(isinstance(item, (np.ndarray, torch.Tensor)) for item in context):
+        return context
+    try:
+        return np.asarray(context)
+    except ValueError:
+        raise ValueError(
+            "context: nested lists of different lengths; give rows of equal length, "
+            "or a list of numpy arrays for series of different lengths"
+        ) from None
+
+
 def split_contexts(context: ContextLike) -> tuple[list[np.ndarray], bool]:
     """Any accepted context form -> list of (T_i, C) float64 arrays and whether the input
-    was one series: (T,), (T, C), (B, T, C), or a list of (T_i,) / (T_i, C) series."""
+    was one series: an array or tensor (T,), (T, C) or (B, T, C) (nested Python lists are read
+    as such an array), or a list of arrays or tensors (T_i,) / (T_i, C), a batch."""
+    if isinstance(context, (list, tuple)) and context:
+        context = _as_nested_array(context)
     if isinstance(context, (np.ndarray, torch.Tensor)):
         array = as_float_array(context, "context")
         if array.ndim == 1:

@@ -63,20 +63,41 @@ def atomic_savefig(fig: Any, path: PathLike) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def fsync(path: PathLike) -> None:
+    """Flushes one file, or one folder's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(folder: PathLike) -> None:
+    """Flushes a folder with every file and subfolder in it (symlinks aside) to disk, so that
+    renaming it into place publishes data that survives a power loss."""
+    for path in Path(folder).rglob("*"):
+        if not path.is_symlink():
+            fsync(path)
+    fsync(folder)
+
+
 def replace_folder(build: Callable[[Path], None], destination: PathLike) -> Path:
     """Builds a folder atomically: `build(tmp_dir)` fills a temp folder next to `destination`,
-    which then takes its place (an existing one is moved aside first, then deleted)."""
+    which is flushed to disk and then takes its place (an existing one is moved aside first,
+    then deleted)."""
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".tmp-{destination.name}-"))
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         build(tmp)
+        fsync_tree(tmp)
         old = None
         if destination.exists():
             old = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".old-{destination.name}-"))
             os.replace(destination, old / destination.name)
         os.replace(tmp, destination)
+        fsync(destination.parent)
         if old is not None:
             shutil.rmtree(old)
     except BaseException:
@@ -150,10 +171,13 @@ def read_series(path: str, min_length: int = 1) -> tuple[np.ndarray, list[str]]:
     if ext == ".npy":
         try:
             values = np.load(path, allow_pickle=False)
-        except ValueError as err:
+        except (ValueError, OSError, EOFError) as err:
             raise ValueError(f"{path}: not a readable .npy array ({err})") from None
-        if not np.issubdtype(values.dtype, np.number):
-            raise ValueError(f"{path}: array dtype {values.dtype} is not numeric")
+        if not isinstance(values, np.ndarray):  # np.load opens an .npz archive whatever its name
+            values.close()
+            raise ValueError(f"{path}: an .npz archive, not a .npy array; save one array with numpy.save")
+        if not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer)):
+            raise ValueError(f"{path}: array dtype {values.dtype} is not real numbers (float or int)")
         values = values.astype(np.float64)
         if values.ndim == 1:
             values = values[:, None]

@@ -17,17 +17,22 @@ Horizons beyond H are `PandaLiteModel.rollout`: chunks of H fed back on a slidin
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
+from safetensors import SafetensorError, safe_open
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
-from transformers.utils import ModelOutput
+from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, ModelOutput, cached_file
 
 from .configuration_panda_lite import PandaLiteConfig
 from .parroting import parrot_continuations
@@ -72,16 +77,21 @@ class PandaLiteOutput(ModelOutput):
 def instance_normalise(values: torch.Tensor, observed: torch.Tensor, eps: float):
     """Per-sample, per-channel standardisation over the observed time steps.
 
-    values, observed: (B, T, C) -> normalised (B, T, C), loc (B, 1, C), scale (B, 1, C), with
-    scale = sqrt(var + eps) so constant channels stay finite. Missing steps do not enter the
-    statistics and become 0 (the channel mean), so they carry no spurious signal.
+    values, observed: (B, T, C) -> normalised (B, T, C), loc (B, 1, C), scale (B, 1, C), in
+    values' dtype. scale = std * sqrt(1 + eps): relative, so x -> a x + b maps the normalised
+    context to itself for any a > 0 and b; a channel whose spread is within a few float ulps
+    of its level (constant) gets scale 1. The mean is taken in two passes, so a large offset
+    costs no precision. Missing steps do not enter the statistics and become 0 (the channel
+    mean), so they carry no spurious signal.
     """
     weight = observed.to(values.dtype)
     count = weight.sum(dim=1, keepdim=True).clamp_min(1.0)
     values = torch.where(observed, values, torch.zeros_like(values))
-    loc = (values * weight).sum(dim=1, keepdim=True) / count
+    rough = (values * weight).sum(dim=1, keepdim=True) / count
+    loc = rough + ((values - rough) * weight).sum(dim=1, keepdim=True) / count
     variance = (((values - loc) * weight) ** 2).sum(dim=1, keepdim=True) / count
-    scale = torch.sqrt(variance + eps)
+    constant = variance.sqrt() <= 16 * torch.finfo(values.dtype).eps * loc.abs()
+    scale = torch.where(constant, torch.ones_like(variance), torch.sqrt(variance * (1 + eps)))
     normalised = torch.where(observed, (values - loc) / scale, torch.zeros_like(values))
     return normalised, loc, scale
 
@@ -286,6 +296,9 @@ class PandaLiteEncoder(nn.Module):
         return self.norm(hidden)
 
 
+HEAD_MIN_ROWS = 8  # measured: 1-3 rows differ from 4+ (MKL, AVX-512); 8 leaves a margin
+
+
 class PandaLiteResidualLinear(nn.Linear):
     """A linear map that `_init_weights` initialises to zero: the head of a forecaster whose
     forecast is a residual on the parroted continuation, so that it starts as exact parroting."""
@@ -311,7 +324,59 @@ class PandaLiteHead(nn.Module):
             pooled = hidden.amax(dim=2)
         else:  # "last": the most recent patch, which always holds observed data
             pooled = hidden[:, :, -1]
-        return self.projection(pooled)
+        # CPU BLAS multiplies fewer than a few rows on another path, whose sums differ in the
+        # last bits: padding to HEAD_MIN_ROWS keeps a series' forecast independent of its batch.
+        rows = rearrange(pooled, "b c w -> (b c) w")
+        padded = F.pad(rows, (0, 0, 0, max(0, HEAD_MIN_ROWS - rows.shape[0])))
+        forecast = self.projection(padded)[: rows.shape[0]]
+        return rearrange(forecast, "(b c) h -> b c h", b=hidden.shape[0])
+
+
+SHARED_PREFIX = "encoder."  # the tensors PandaLiteModel and PandaLiteForPretraining both have
+WEIGHTS_FILES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME)  # one file, or the index of its shards
+
+_Model = TypeVar("_Model", bound="PandaLitePreTrainedModel")
+
+
+def _names(keys: Iterable[str], limit: int = 6) -> str:
+    """Sorted tensor names for an error message: the first `limit`, then how many more."""
+    ordered = sorted(keys)
+    more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
+    return ", ".join(ordered[:limit]) + more
+
+
+def _checkpoint_file(location: str | os.PathLike | None, names: tuple[str, ...], hub_kwargs: dict[str, Any]) -> str:
+    """The local path of the first of `names` that a loaded checkpoint has (its files are on
+    disk by now, so this never asks the Hub), for error messages; else the location itself."""
+    if location is None:  # weights from a `state_dict` argument
+        return "the state_dict"
+    for name in names:
+        path = cached_file(
+            location,
+            name,
+            local_files_only=True,
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False,
+            **hub_kwargs,
+        )
+        if path is not None:
+            return path
+    return str(location)
+
+
+def _unreadable_file(weights: str) -> str:
+    """The safetensors file that cannot be opened: `weights` itself, or for a shard index the
+    first shard that does not open."""
+    if not weights.endswith(SAFE_WEIGHTS_INDEX_NAME):
+        return weights
+    folder = Path(weights).parent
+    for shard in sorted(set(json.loads(Path(weights).read_text())["weight_map"].values())):
+        try:
+            with safe_open(str(folder / shard), framework="pt"):
+                pass
+        except SafetensorError:
+            return str(folder / shard)
+    return weights
 
 
 class PandaLitePreTrainedModel(PreTrainedModel):
@@ -319,6 +384,100 @@ class PandaLitePreTrainedModel(PreTrainedModel):
     base_model_prefix = "panda_lite"
     main_input_name = "past_values"
     _supports_sdpa = True
+
+    @classmethod
+    def from_pretrained(
+        cls: type[_Model],
+        pretrained_model_name_or_path: str | os.PathLike | None,
+        *model_args: Any,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> _Model:
+        """transformers' `from_pretrained`, validated. transformers loads a checkpoint of
+        another model type, initialises missing tensors (a zero head changes the forecast),
+        drops unexpected ones and takes NaN weights, with at most a logged report; here each is
+        an error naming the file and the tensors: a ValueError, or an OSError for a truncated
+        or corrupt weights file.
+
+        Args:
+            strict: True: the file must hold exactly this model's tensors, in its shapes (the
+                pipeline's load). False: a partial load, as transformers does it. Default: strict,
+                unless `ignore_mismatched_sizes=True` (a partial load: training's warm start,
+                e.g. a new head) or the checkpoint is of the other PandaLite class (a
+                masked-pretraining encoder starting a forecaster), where only the tensors outside
+                the shared encoder may be missing, unexpected or of another shape.
+            kwargs: as for transformers' `from_pretrained`. The model type, the weights file's
+                integrity and their finiteness are checked whatever `strict` is.
+        """
+        partial = kwargs.get("ignore_mismatched_sizes", False) if strict is None else not strict
+        if not partial:
+            kwargs["ignore_mismatched_sizes"] = True  # mismatched shapes come back in the loading info
+        return_info = kwargs.pop("output_loading_info", False)
+        hub_kwargs: dict[str, Any] = {
+            key: kwargs[key] for key in ("cache_dir", "revision", "subfolder", "token") if key in kwargs
+        }
+        try:
+            loaded: Any = super().from_pretrained(
+                pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
+            )
+        except SafetensorError as error:
+            weights = _unreadable_file(_checkpoint_file(pretrained_model_name_or_path, WEIGHTS_FILES, hub_kwargs))
+            raise OSError(
+                f"{weights}: not a readable safetensors file ({error}); it is truncated or corrupt: "
+                "copy, download or save it again"
+            ) from None
+        model, info = loaded
+        expected_type = cls.config_class.model_type
+        if model.config.model_type != expected_type:
+            config_file = _checkpoint_file(pretrained_model_name_or_path, (CONFIG_NAME,), hub_kwargs)
+            raise ValueError(
+                f"{config_file}: model_type {model.config.model_type!r}; expected {expected_type!r} "
+                "(a checkpoint saved by a PandaLite model)"
+            )
+        problems = [] if partial else model._unfit_tensors(info, strict)
+        problems += model._non_finite_tensors()
+        if problems:
+            weights = _checkpoint_file(pretrained_model_name_or_path, WEIGHTS_FILES, hub_kwargs)
+            raise ValueError(f"{weights}: " + "; ".join(problems))
+        if return_info:  # transformers' (model, loading info) pair, which its annotation leaves out too
+            return model, info  # type: ignore[return-value]
+        return model
+
+    def _unfit_tensors(self, info: dict[str, Any], strict: bool | None) -> list[str]:
+        """What in the loaded file does not fit this model exactly: missing, unexpected and
+        mismatched tensors. With `strict` None, a file saved by the other PandaLite class (a
+        pretraining encoder starting a forecaster) is checked on the shared encoder only."""
+        name = type(self).__name__
+        saved_by = self.config.architectures or [name]
+        other_class = name not in saved_by
+        shared_only = strict is None and other_class
+        checked = (lambda key: key.startswith(SHARED_PREFIX)) if shared_only else (lambda key: True)
+        missing = [key for key in info["missing_keys"] if checked(key)]
+        unexpected = [key for key in info["unexpected_keys"] if checked(key)]
+        mismatched = sorted(
+            (key, tuple(file), tuple(model)) for key, file, model in info["mismatched_keys"] if checked(key)
+        )
+        problems = []
+        if missing:
+            problems.append(f"missing tensor(s) {_names(missing)} of {name}")
+        if unexpected:
+            problems.append(f"unexpected tensor(s) {_names(unexpected)}, which {name} does not have")
+        if mismatched:
+            shapes = ", ".join(f"{key} {file} (the model's: {model})" for key, file, model in mismatched)
+            problems.append(f"tensor(s) of another shape than its config.json gives: {shapes}")
+        if problems:
+            origin = f" (this checkpoint was saved by a {', '.join(saved_by)})" if other_class else ""
+            problems.append(f"expected exactly the tensors of a {name} with its config.json{origin}")
+        return problems
+
+    def _non_finite_tensors(self) -> list[str]:
+        """The problem of NaN or inf weights (a diverged run or a corrupt file), if any."""
+        bad = [
+            key
+            for key, tensor in self.state_dict().items()
+            if tensor.is_floating_point() and not tensor.isfinite().all()
+        ]
+        return [f"tensor(s) {_names(bad)} hold NaN or inf values; expected finite weights"] if bad else []
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
@@ -332,7 +491,8 @@ class PandaLitePreTrainedModel(PreTrainedModel):
 
     def normalise(self, past_values: torch.Tensor, past_observed_mask: torch.Tensor | None):
         """Validates a context (B, T, C) and returns it normalised and left-padded to
-        context_length (B, L, C) float32, its observed mask (B, L, C), loc and scale (B, 1, C).
+        context_length (B, L, C), its observed mask (B, L, C), loc and scale (B, 1, C), all
+        float64 for float64 input, else float32.
 
         Shorter contexts are left-padded (as missing) so that the last patch always ends at
         the last observed step and positions mean the same in every call.
@@ -354,8 +514,10 @@ class PandaLitePreTrainedModel(PreTrainedModel):
                 f"past_values shape {tuple(past_values.shape)}"
             )
         observed = past_observed_mask.bool()
-        # Statistics in float32 whatever the weights' dtype: bf16 loses the mean of offset series.
-        normalised, loc, scale = instance_normalise(past_values.float(), observed, config.scaling_eps)
+        # Statistics in float32 at least whatever the weights' dtype (bf16 loses the mean of offset
+        # series), in float64 for float64 input (the pipeline's), where 1e18-scale values still fit.
+        stats_dtype = torch.float64 if past_values.dtype == torch.float64 else torch.float32
+        normalised, loc, scale = instance_normalise(past_values.to(stats_dtype), observed, config.scaling_eps)
         normalised, observed = left_pad(normalised, observed, config.context_length)
         return normalised, observed, loc, scale
 

@@ -10,6 +10,8 @@ import numpy as np
 from .inputs import check_batch
 from .metrics import context_scale
 
+MAX_FEATURES = 4096  # a 4096 x 4096 Gram matrix per series (134 MB): about 44 channels at 2 delays
+
 
 class NVAR:
     """Next-generation reservoir computer (Gauthier et al. 2021), fitted on the context.
@@ -45,9 +47,20 @@ class NVAR:
         idx = end - self.stride * np.arange(self.delays)
         return u[:, idx].reshape(u.shape[0], -1)
 
+    def num_features(self, channels: int) -> int:
+        """Features per step: 1 + kC linear + kC(kC+1)/2 quadratic."""
+        linear = self.delays * channels
+        return 1 + linear + linear * (linear + 1) // 2
+
     def __call__(self, context: np.ndarray, horizon: int) -> np.ndarray:
         span = (self.delays - 1) * self.stride
         context = check_batch(context, horizon, min_length=span + 3)
+        features = self.num_features(context.shape[2])
+        if features > MAX_FEATURES:
+            raise ValueError(
+                f"NVAR with {self.delays} delays on {context.shape[2]} channels would fit {features} features per "
+                f"series (at most {MAX_FEATURES}: its Gram matrix grows as their square); use fewer channels or delays"
+            )
         mean, std = context_scale(context)
         u = (context - mean) / std
         batch, length, _ = u.shape

@@ -15,12 +15,13 @@ import torch
 
 from .configuration_panda_lite import PandaLiteConfig
 from .experts import EXPERTS, NVARExpert
-from .inputs import ContextLike, check_positive_int, split_contexts
+from .inputs import MAX_ABS_VALUE, ContextLike, check_positive_int, split_contexts
 from .io import atomic_write_json
-from .locate import list_bundled_checkpoints, resolve_checkpoint
+from .locate import list_bundled_checkpoints, resolve_checkpoint, resolve_device
 from .modeling_panda_lite import PandaLiteModel, left_pad
 
 EXPERT_CHOICES = ("auto", *EXPERTS)
+MAX_CHANNELS_PER_PASS = 2048  # series x channels in one network pass
 
 
 @dataclass
@@ -108,10 +109,13 @@ class PandaLitePipeline:
         **kwargs: Any,
     ) -> PandaLitePipeline:
         """Loads a checkpoint by bundled name (see `list_bundled_checkpoints()`), local folder
-        or Hugging Face Hub id. Bundled names and folders never touch the network.
+        or Hugging Face Hub id. Bundled names and folders never touch the network, and the
+        checkpoint is loaded strictly (`PandaLiteModel.from_pretrained(..., strict=True)`): its
+        files must hold exactly this model's finite tensors, or a ValueError names them.
 
         Args:
-            device: e.g. "cpu", "cuda"; default CPU.
+            device: e.g. "cpu", "cuda:0" or a torch.device; default CPU. One this machine does
+                not have is a ValueError listing the ones it has (`resolve_device`).
             dtype: e.g. torch.float32, "bfloat16"; default float32. `torch_dtype` is accepted too.
             expert: "auto" (the checkpoint's `pipeline_config.json`, else "off"), "off" or "nvar".
             kwargs: passed on to `PandaLiteModel.from_pretrained` (e.g. `revision`, `cache_dir`).
@@ -123,11 +127,12 @@ class PandaLitePipeline:
             dtype = getattr(torch, dtype)
         if expert not in EXPERT_CHOICES:
             raise ValueError(f"expert must be one of {EXPERT_CHOICES}, got {expert!r}")
+        target = resolve_device(device)
         location, is_local = resolve_checkpoint(name_or_path)
         if is_local:
             kwargs["local_files_only"] = True
         try:
-            model = PandaLiteModel.from_pretrained(location, dtype=dtype or torch.float32, **kwargs)
+            model = PandaLiteModel.from_pretrained(location, dtype=dtype or torch.float32, strict=True, **kwargs)
         except OSError as error:
             if is_local:
                 raise
@@ -139,7 +144,7 @@ class PandaLitePipeline:
         config = PipelineConfig.from_pretrained(location, **hub_kwargs)
         if expert != "auto":
             config = PipelineConfig(**{**asdict(config), "expert": expert})
-        model.to(device or "cpu")  # type: ignore[arg-type]  # (transformers wraps Module.to; mypy misreads it)
+        model.to(target)  # type: ignore[arg-type]  # (transformers wraps Module.to; mypy misreads it)
         return cls(model, config)
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
@@ -177,14 +182,20 @@ class PandaLitePipeline:
                     f"{name} channel(s) {empty.tolist()} are all NaN within the last {s.shape[0]} steps; "
                     "every channel needs observed values"
                 )
+            if np.nanmax(np.abs(s)) > MAX_ABS_VALUE:
+                raise ValueError(
+                    f"{name} holds values up to {np.nanmax(np.abs(s)):.3g} in magnitude; at most {MAX_ABS_VALUE:g} "
+                    "is supported (the variance must stay finite in float64): rescale the series"
+                )
             prepared.append(s)
         return prepared, single
 
     def _to_model_inputs(self, series: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Series -> the model's padded batch: values (B, L, C) float32 and observed mask."""
+        """Series -> the model's padded batch: values (B, L, C) float64 (the model normalises in
+        float64, so offsets and scales of any finite size keep their precision) and observed mask."""
         padded = [
             left_pad(
-                torch.from_numpy(np.nan_to_num(s, nan=0.0)).float()[None],
+                torch.from_numpy(np.nan_to_num(s, nan=0.0))[None],
                 torch.from_numpy(~np.isnan(s))[None],
                 self.config.context_length,
             )
@@ -211,13 +222,14 @@ class PandaLitePipeline:
         self, values: torch.Tensor, observed: torch.Tensor, horizon: int, expert: NVARExpert | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The network's rollout (B, H, C), replaced series by series by the expert's forecast
-        where it wins the backtest, and which rows it made (B,) bool."""
+        where it wins the backtest and stays in range, and which rows it made (B,) bool."""
         forecast = self._network(values, observed, horizon).cpu()
         used = torch.zeros(len(values), dtype=torch.bool)
         if expert is not None:
-            for row, context in expert.choose(values, observed, self._network).items():
-                forecast[row] = expert.forecast(context, horizon)
-                used[row] = True
+            for row, context in expert.choose(values, observed, self._network, horizon).items():
+                by_expert = expert.forecast(context, horizon)
+                if by_expert is not None:
+                    forecast[row], used[row] = by_expert, True
         return forecast, used
 
     def predict(
@@ -243,8 +255,13 @@ class PandaLitePipeline:
             return_expert: also return which series the expert forecast.
 
         Returns:
-            float32 CPU tensor (H, C) for a single series, (B, H, C) for a batch; with
-            `return_expert`, also a bool tensor, () or (B,), True where the expert forecast.
+            float64 CPU tensor (H, C) for a single series, (B, H, C) for a batch, in the
+            context's units; with `return_expert`, also a bool tensor, () or (B,), True where
+            the expert forecast.
+
+        Raises:
+            ValueError for a context it cannot forecast (see `_prepare`), naming the series;
+            never returns NaN or inf.
         """
         horizon = check_positive_int(
             "prediction_length", self.config.prediction_length if prediction_length is None else prediction_length
@@ -253,6 +270,12 @@ class PandaLitePipeline:
         forecast, used = self._map_batches(
             context, batch_size, lambda values, observed: self._forecast(values, observed, horizon, chosen)
         )
+        if not torch.isfinite(forecast).all():  # a guard: the checks above should make this unreachable
+            rows = (~torch.isfinite(forecast)).reshape(-1 if forecast.dim() == 2 else len(forecast), 1, -1).any(-1)
+            raise ValueError(
+                f"the forecast of series {rows.flatten().nonzero().flatten().tolist()} is not finite; "
+                "please report the context that caused it"
+            )
         return (forecast, used) if return_expert else forecast
 
     @torch.inference_mode()
@@ -275,13 +298,16 @@ class PandaLitePipeline:
         batch_size: int,
         run: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]],
     ) -> tuple[torch.Tensor, ...]:
-        """Validates and pads `context`, applies `run(values, observed)` to `batch_size` series at
-        a time, and returns its outputs on CPU, without the batch axis for a single series."""
+        """Validates and pads `context`, applies `run(values, observed)` to at most `batch_size`
+        series at a time (fewer when they have many channels, so that a pass holds at most
+        MAX_CHANNELS_PER_PASS channel sequences: memory is bounded), and returns its outputs on
+        CPU, without the batch axis for a single series."""
         check_positive_int("batch_size", batch_size)
         series, single = self._prepare(context)
+        step = max(1, min(batch_size, MAX_CHANNELS_PER_PASS // series[0].shape[1]))
         outputs = []
-        for start in range(0, len(series), batch_size):
-            values, observed = self._to_model_inputs(series[start : start + batch_size])
+        for start in range(0, len(series), step):
+            values, observed = self._to_model_inputs(series[start : start + step])
             outputs.append([output.cpu() for output in run(values, observed)])
         joined = tuple(torch.cat(parts) for parts in zip(*outputs))
         return tuple(output[0] for output in joined) if single else joined

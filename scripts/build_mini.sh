@@ -18,7 +18,7 @@ stage() {  # stage NAME ARGS...: one training run into $WORK/NAME, resumed if it
     local name=$1; shift
     [[ -f $WORK/$name/model/model.safetensors ]] && return
     local resume=()
-    compgen -G "$WORK/$name/checkpoints/checkpoint-*" > /dev/null && resume=(--resume)
+    [[ -d $WORK/$name ]] && resume=(--resume)  # a started stage resumes (from step 0 if it has no checkpoint)
     "${TRAIN[@]}" "output_dir=$WORK/$name" "$@" "${resume[@]}" 2>&1 | tee -a "$WORK/$name.log"
 }
 

@@ -7,7 +7,7 @@ windows     seeded window sampling (a pure function of seed, rank and batch inde
 augment     channel subsets, time-delay / convex / affine augmentations
 objectives  forecast, rollout and masked-patch losses
 trainer     the training loop: model building, optimiser, schedule, logging, validation, export
-state       atomic `save_state` checkpoints and resume
+state       the run folder and its id; atomic, pickle-free checkpoints; verified resume
 card        model card rendering from model_cards/template.md
 cli         `panda-lite train` and `panda-lite finetune`
 """

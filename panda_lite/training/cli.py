@@ -15,6 +15,8 @@ OVERRIDES_HELP = (
     "key=value overrides of the config, dotted keys for nested sections, e.g. "
     "optim.learning_rate=3e-4 model.d_model=64 max_minutes=30"
 )
+OVERWRITE_HELP = "start over in a used output folder: its run's checkpoints, model and logs are removed first"
+RUN_FLAGS = ("--resume", "--overwrite")  # how a run treats its folder, not part of its recipe
 
 
 def _launcher(num_processes: int, mixed_precision: str) -> str:
@@ -25,7 +27,7 @@ def _launcher(num_processes: int, mixed_precision: str) -> str:
 
 def recipe_command(command: str, argv: list[str], num_processes: int, mixed_precision: str) -> str:
     """The command line of this run, as it would be typed to reproduce it."""
-    arguments = " ".join(shlex.quote(a) for a in argv if a != "--resume")
+    arguments = " ".join(shlex.quote(a) for a in argv if a not in RUN_FLAGS)
     return f"{_launcher(num_processes, mixed_precision)} {command} {arguments}"
 
 
@@ -36,7 +38,11 @@ def train_parser() -> argparse.ArgumentParser:
         required=True,
         help=f"YAML training config: a file or a bundled name ({', '.join(bundled_configs())})",
     )
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir")
+    folder = parser.add_mutually_exclusive_group()
+    folder.add_argument(
+        "--resume", action="store_true", help="continue the run in output_dir from its newest checkpoint"
+    )
+    folder.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     parser.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     return parser
 
@@ -54,6 +60,7 @@ def finetune_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", default="finetune", help="YAML config, a file or a bundled name (default: %(default)s)"
     )
+    parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     parser.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     return parser
 
@@ -61,18 +68,20 @@ def finetune_parser() -> argparse.ArgumentParser:
 def train(argv: list[str]) -> dict[str, Any]:
     """Pretraining on `data.corpus`/train; returns the training summary."""
     from .corpus import corpus_run_data
+    from .state import open_run
     from .trainer import Trainer, build_model, make_accelerator
 
     args = train_parser().parse_args(argv)
     config = load_config(args.config, args.overrides)
     accelerator = make_accelerator(config)
+    run_id = open_run(accelerator, config.output_dir, resume=args.resume, overwrite=args.overwrite)
     model = build_model(config)
     horizon = 0 if config.objective == "mlm" else model.config.prediction_length * config.rollout_steps
     with accelerator.main_process_first():  # one process builds each shard's Arrow cache, the rest reuse it
         data = corpus_run_data(
             config, model.config.context_length, horizon, accelerator.process_index, accelerator.num_processes
         )
-    trainer = Trainer(config, accelerator, model, data)
+    trainer = Trainer(config, accelerator, model, data, run_id)
     if args.resume:
         trainer.resume()
     summary = trainer.train()
@@ -96,6 +105,7 @@ def comparison_table(zero_shot: dict[str, float], fine_tuned: dict[str, float]) 
 def finetune(argv: list[str]) -> dict[str, Any]:
     """Fine-tuning on a user's series; returns the training summary with the zero-shot and
     fine-tuned validation errors."""
+    from .state import open_run
     from .trainer import Trainer, build_model, make_accelerator, validation_errors
     from .user_data import user_run_data
 
@@ -111,6 +121,7 @@ def finetune(argv: list[str]) -> dict[str, Any]:
         ],
     )
     accelerator = make_accelerator(config)
+    run_id = open_run(accelerator, config.output_dir, resume=False, overwrite=args.overwrite)
     model = build_model(config)
     data, context = user_run_data(
         args.data,
@@ -125,7 +136,7 @@ def finetune(argv: list[str]) -> dict[str, Any]:
         accelerator.print(
             f"series are short: using a context of {context} steps (model: {model.config.context_length})"
         )
-    trainer = Trainer(config, accelerator, model, data)
+    trainer = Trainer(config, accelerator, model, data, run_id)
     zero_shot = validation_errors(trainer)
     summary = trainer.train()
     fine_tuned = validation_errors(trainer)  # the best-validation weights, restored by train()

@@ -15,6 +15,7 @@ import math
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import accelerate
 import numpy as np
@@ -23,6 +24,14 @@ import transformers
 import yaml
 from accelerate import Accelerator
 from accelerate.utils import set_seed
+from safetensors.torch import load_file
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -35,14 +44,17 @@ from ..pipeline import PipelineConfig
 from .card import render_card
 from .config import TrainConfig, flatten, to_dict
 from .objectives import attention_kernel, objective_loss
-from .state import latest_checkpoint, save_checkpoint
+from .state import restore_rng, resume_checkpoint, save_checkpoint
 from .windows import BatchStream, RunData
 
 MASK_STREAM = 2  # seed stream of masked-patch draws (windows use 0 and 1)
+# Whole (unsharded) state dicts on every process, keyed by parameter name: one form for a
+# plain, DDP or FSDP model, and for the optimiser state of each.
+FULL_STATE = StateDictOptions(full_state_dict=True)
 
 
 class Progress:
-    """Counters saved with every checkpoint (registered for checkpointing)."""
+    """Counters and early-stopping state, saved with every checkpoint (state.json)."""
 
     def __init__(self):
         self.step, self.samples, self.seconds = 0, 0, 0.0
@@ -134,6 +146,40 @@ def lr_factor(step: int, max_steps: int, warmup_fraction: float, min_ratio: floa
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def full_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of the whole model's weights (every process calls it; FSDP shards are gathered)."""
+    weights: dict[str, Any] = get_model_state_dict(model, options=FULL_STATE)
+    return {k: v.detach().to("cpu", copy=True) for k, v in weights.items()}
+
+
+def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """Sets the whole model's weights; every process passes all of them (FSDP keeps its shard).
+    `weights` is left as it was (torch's loader rewrites the dict it is given)."""
+    state: dict[str, Any] = dict(weights)
+    set_model_state_dict(model, state, options=FULL_STATE)
+
+
+def optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
+    """The optimiser's whole state in two parts: the per-parameter tensors (AdamW keeps only
+    tensors), keyed `{parameter name}/{statistic}` for safetensors, and the parameter groups
+    (hyperparameters and parameter names: plain values, for JSON)."""
+    state: dict[str, Any] = get_optimizer_state_dict(model, optimizer, options=FULL_STATE)
+    tensors = {f"{name}/{key}": value for name, stats in state["state"].items() for key, value in stats.items()}
+    return tensors, state["param_groups"]
+
+
+def load_optimizer_state(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], param_groups: list
+) -> None:
+    """The inverse of `optimizer_state`."""
+    per_parameter: dict[str, dict[str, torch.Tensor]] = {}
+    for flat_key, value in tensors.items():
+        name, _, key = flat_key.rpartition("/")
+        per_parameter.setdefault(name, {})[key] = value
+    state: dict[str, Any] = {"state": per_parameter, "param_groups": param_groups}
+    set_optimizer_state_dict(model, optimizer, state, options=FULL_STATE)
+
+
 def batch_generator(device: torch.device, config: TrainConfig, rank: int, batch_index: int) -> torch.Generator:
     """The masked-patch generator of one batch, seeded like its windows (pure function of the index)."""
     seed = np.random.SeedSequence([config.seed, MASK_STREAM, rank, batch_index]).generate_state(1)[0]
@@ -144,8 +190,8 @@ class Trainer:
     """Runs `config.max_steps` optimiser steps of `model` on `data`, validating, logging and
     checkpointing along the way, and exports the final (or best-validation) model."""
 
-    def __init__(self, config: TrainConfig, accelerator: Accelerator, model, data: RunData):
-        self.config, self.accelerator, self.data = config, accelerator, data
+    def __init__(self, config: TrainConfig, accelerator: Accelerator, model, data: RunData, run_id: str):
+        self.config, self.accelerator, self.data, self.run_id = config, accelerator, data, run_id
         self.output_dir = Path(config.output_dir)
         optim = config.optim
         optimizer = torch.optim.AdamW(
@@ -161,8 +207,7 @@ class Trainer:
         self.unwrapped = accelerator.unwrap_model(self.model)
         self.forward = torch.compile(self.model) if config.compile else self.model
         self.progress = Progress()
-        accelerator.register_for_checkpointing(self.scheduler, self.progress)
-        self.best_state: dict | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None  # best-validation weights, when early stopping
         self.validation_batches = [
             self._to_device(data.validation.batch(i, config.batch_size)) for i in range(config.data.validation_batches)
         ]
@@ -172,14 +217,56 @@ class Trainer:
         return self.output_dir / "checkpoints"
 
     def resume(self) -> bool:
-        """Loads the newest complete checkpoint, if any; returns whether one was found."""
-        checkpoint = latest_checkpoint(self.checkpoint_dir)
-        if checkpoint is None:
+        """Loads the newest intact checkpoint of this run, if any; returns whether one was found.
+        Raises ValueError for checkpoints of another run or when none is intact."""
+        found = resume_checkpoint(self.checkpoint_dir, self.run_id, self.accelerator.print)
+        if found is None:
             self.accelerator.print(f"no checkpoint in {self.checkpoint_dir}; starting from step 0")
             return False
-        self.accelerator.load_state(str(checkpoint))
+        checkpoint, state = found
+        self._load_state(checkpoint, state)
+        if state["num_processes"] != self.accelerator.num_processes:
+            self.accelerator.print(
+                f"{checkpoint.name} was written by {state['num_processes']} processes, resuming with "
+                f"{self.accelerator.num_processes}: the data order differs from the interrupted run's"
+            )
         self.accelerator.print(f"resumed from {checkpoint} at step {self.progress.step}")
         return True
+
+    def _save_state(self) -> None:
+        """Checkpoints the model, optimiser, schedule, progress (with the early-stopping state),
+        loss scaler and best weights as safetensors and JSON (see `state`); all processes call it."""
+        optimizer_tensors, param_groups = optimizer_state(self.model, self.optimizer.optimizer)
+        tensors = {"model": full_weights(self.model), "optimizer": optimizer_tensors}
+        if self.best_state is not None:
+            tensors["best"] = self.best_state
+        scaler = self.accelerator.scaler
+        values = {
+            "progress": self.progress.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "optimizer_param_groups": param_groups,
+            "scaler": scaler.state_dict() if scaler is not None else None,
+        }
+        step, keep = self.progress.step, self.config.keep_checkpoints
+        save_checkpoint(self.accelerator, self.checkpoint_dir, step, keep, self.run_id, tensors, values)
+
+    def _load_state(self, checkpoint: Path, state: dict) -> None:
+        """The inverse of `_save_state`, from a verified checkpoint and its state.json values.
+        Checkpoints are taken at optimiser steps, where Accelerate's micro-step counter (which
+        times gradient accumulation) is back at a multiple of the accumulation steps: it needs no state."""
+        load_weights(self.model, load_file(checkpoint / "model.safetensors"))
+        load_optimizer_state(
+            self.model,
+            self.optimizer.optimizer,
+            load_file(checkpoint / "optimizer.safetensors"),
+            state["optimizer_param_groups"],
+        )
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.progress.load_state_dict(state["progress"])
+        if state["scaler"] is not None:
+            self.accelerator.scaler.load_state_dict(state["scaler"])
+        self.best_state = load_file(checkpoint / "best.safetensors") if "best.safetensors" in state["files"] else None
+        restore_rng(self.accelerator, checkpoint, state["num_processes"])
 
     def _to_device(self, batch: dict) -> dict:
         device = self.accelerator.device
@@ -210,7 +297,7 @@ class Trainer:
         if loss < progress.best_validation:
             progress.best_validation, progress.evals_without_improvement = loss, 0
             if patience is not None:
-                self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.unwrapped.state_dict().items()}
+                self.best_state = full_weights(self.model)
             return False
         progress.evals_without_improvement += 1
         return patience is not None and progress.evals_without_improvement >= patience
@@ -236,8 +323,14 @@ class Trainer:
         accelerator.init_trackers("panda_lite", config=flatten(to_dict(config)))
         stream = BatchStream(self.data.train, config.batch_size, start=progress.step * accum)
         loader = DataLoader(
-            stream, batch_size=None, num_workers=config.data.num_workers, pin_memory=accelerator.device.type == "cuda"
-        )  # async host-to-GPU copies
+            stream,
+            batch_size=None,
+            num_workers=config.data.num_workers,
+            pin_memory=accelerator.device.type == "cuda",  # async host-to-GPU copies
+            # Its own generator: starting the loader then leaves the global one (dropout's) alone,
+            # so a resumed run draws the dropout masks of an uninterrupted one.
+            generator=torch.Generator().manual_seed(config.seed),
+        )
         last_step = config.stop_at_step or config.max_steps  # validated <= max_steps, which sizes the schedule
         bar = tqdm(
             total=last_step,
@@ -301,7 +394,7 @@ class Trainer:
             if stop or progress.step % config.save_every == 0:
                 progress.seconds += time.perf_counter() - started
                 started = time.perf_counter()
-                save_checkpoint(accelerator, self.checkpoint_dir, progress.step, config.keep_checkpoints)
+                self._save_state()
             if stop:
                 break
         bar.close()
@@ -309,7 +402,7 @@ class Trainer:
         if progress.step % config.eval_every != 0:
             self._record_validation(validation_loss)
         if self.best_state is not None:
-            self.unwrapped.load_state_dict(self.best_state)
+            load_weights(self.model, self.best_state)
             validation_loss = progress.best_validation
         return {
             "steps": progress.step,

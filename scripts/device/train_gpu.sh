@@ -15,6 +15,7 @@ CONFIG=${2:-panda20m}
 shift $(( $# < 2 ? $# : 2 ))
 OUT=${OUT:-runs/device-out}
 RUN=/tmp/panda-lite-run
+rm -rf "$RUN"  # a warm machine keeps the previous call's run; this call starts a fresh one
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 

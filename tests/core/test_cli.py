@@ -111,6 +111,25 @@ def test_forecast_bad_paths_and_shapes(tiny_checkpoint, tmp_path, capsys):
     assert "has 2 channels" in capsys.readouterr().err
 
 
+def test_forecast_of_huge_values_is_finite_and_complex_files_are_refused(tiny_checkpoint, tmp_path, capsys):
+    # Before: a series times 1e39 gave a CSV of -inf (exit 0) and a complex .npy lost its
+    # imaginary part silently (exit 0).
+    np.save(tmp_path / "huge.npy", sines(200) * 1e39)
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "huge.npy") == 0
+    written, _ = read_series(str(tmp_path / "out" / "forecast.csv"))
+    assert np.isfinite(written).all() and np.abs(written).max() > 1e38
+    np.save(tmp_path / "complex.npy", sines(200) * (1 + 1j))
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "complex.npy") == 2
+    assert "complex.npy: array dtype complex128 is not real numbers" in capsys.readouterr().err
+    np.savez(tmp_path / "archive.npz", x=sines(200))
+    (tmp_path / "archive.npz").rename(tmp_path / "archive.npy")  # before: an AttributeError traceback
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "archive.npy") == 2
+    assert "archive.npy: an .npz archive, not a .npy array" in capsys.readouterr().err
+    np.save(tmp_path / "beyond.npy", sines(200) * 1e200)
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "beyond.npy") == 2
+    assert "at most 1e+150 is supported" in capsys.readouterr().err
+
+
 def test_read_series_keeps_missing_values(tmp_path):
     values, names = read_series(write_csv(tmp_path / "m.csv", [[1, 2], ["", 3], [4, "nan"]]))
     assert names == ["x0", "x1"]

@@ -1,6 +1,12 @@
-"""The bundled checkpoint forecasts bit for bit what it forecast before the package was
-restructured (tests/fixtures/reference_forecasts.npz, made with the code of f8d4b4b's parent),
-with the expert on and off, for one series and for a mixed batch."""
+"""The bundled checkpoint's forecasts, stored: any change to what it forecasts must be made on
+purpose, with the expert on and off, for one series and for a mixed batch.
+
+reference_forecasts_float32.npz holds the float32 forecasts of the code before the package was
+restructured (f8d4b4b); the restructured code reproduced them bit for bit (205bcb0). Since the
+normalisation runs in float64 with a relative epsilon (the reliability issue), forecasts are
+float64 and reference_forecasts.npz holds them; they stay within 3e-4 of the float32 ones over
+150-200-step rollouts.
+"""
 
 import hashlib
 
@@ -10,13 +16,15 @@ from util import ROOT, reference_contexts
 
 from panda_lite import PandaLitePipeline
 
-REFERENCE = np.load(ROOT / "tests" / "fixtures" / "reference_forecasts.npz")
-# sha256 of the float32 bytes, as recorded when the fixture was made
+FIXTURES = ROOT / "tests" / "fixtures"
+REFERENCE = np.load(FIXTURES / "reference_forecasts.npz")
+FLOAT32 = np.load(FIXTURES / "reference_forecasts_float32.npz")
+# sha256 of the float64 bytes, as recorded when the fixture was made
 HEX = {
-    "lorenz_expert": "8dba2d430dd52712eb393bb9cac694a55a7cd3b7308fed845d565d0de0e60ddb",
-    "lorenz_network": "5126dc55f2108827bb4a119c2842a65a7c655b2500faf5b306780ebf784d5bac",
-    "batch_expert": "daf252ee4783f0c398f5b4d136f325153dd4a091287cb1b9b63309416ad856a3",
-    "batch_network": "58f692862a31e5ec2f5a261245e661bd3fc42290db92626b66c4ec2468fca6ca",
+    "lorenz_expert": "89af8e9a2eaeffe5b74f95ce94d02f75c77cc305b1f49de0f9a475327784ee4b",
+    "lorenz_network": "6e565517c66aa69142bd17e3c9862928fd28b265843793f47a859a392eb47b9e",
+    "batch_expert": "cbff8c1216e8dfd98ceb2825d37cc4f4435c9fb15f4003622268236816bb37d8",
+    "batch_network": "9334998677062cc3e5841bc16bbfd087b7e8d0b079997b330523860324e14dc8",
 }
 
 
@@ -38,10 +46,11 @@ def forecasts():
 def test_forecast_is_bit_identical_to_the_stored_one(forecasts, name):
     assert hashlib.sha256(REFERENCE[name].tobytes()).hexdigest() == HEX[name]  # the fixture itself
     got = forecasts[name]
-    assert got.dtype == np.float32 and got.shape == REFERENCE[name].shape
-    diff = np.abs(got.astype(np.float64) - REFERENCE[name]).max()
+    assert got.dtype == np.float64 and got.shape == REFERENCE[name].shape
+    diff = np.abs(got - REFERENCE[name]).max()
     assert hashlib.sha256(got.tobytes()).hexdigest() == HEX[name], f"max abs difference {diff:.3g}"
+    np.testing.assert_allclose(got, FLOAT32[name], rtol=0, atol=3e-4)
 
 
 def test_the_expert_makes_the_same_choices(forecasts):
-    assert forecasts["uses_expert_batch"].tolist() == REFERENCE["uses_expert_batch"].tolist() == [True, False, False]
+    assert forecasts["uses_expert_batch"].tolist() == FLOAT32["uses_expert_batch"].tolist() == [True, False, False]

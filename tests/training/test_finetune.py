@@ -14,7 +14,7 @@ from util import reset_accelerate, write_csv
 
 from data_gen.toy import lorenz
 from panda_lite import PandaLitePipeline
-from panda_lite.training.cli import finetune
+from panda_lite.training.cli import finetune, finetune_parser
 from panda_lite.training.user_data import read_user_data, split_by_time
 
 
@@ -89,6 +89,16 @@ def test_time_split_keeps_validation_in_the_future():
     assert validation.array(0)[0, 0] == 400 - 128 and validation.array(0)[-1, 0] == 499
     _, _, short_context = split_by_time([("s", values[:180])], 128, 32, 16, 0.2)
     assert short_context == 144 - 32  # the longest context that fits, left-padded by the model
+
+
+def test_finetuning_refuses_a_used_output_folder(tmp_path, tiny_checkpoint):
+    csv = write_csv(tmp_path / "series.csv", lorenz_series([1.0, 1.0, 25.0], steps=400))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text('{"run_id": "earlier"}')
+    argv = ["--base", str(tiny_checkpoint), "--data", str(csv), "--output", str(tmp_path / "run")]
+    with pytest.raises(ValueError, match=r"run is not empty \(run.json\).*--overwrite"):
+        finetune(argv)
+    assert finetune_parser().parse_args([*argv, "--overwrite"]).overwrite
 
 
 # --- end to end ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,17 +18,18 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from accelerate import Accelerator
 from safetensors.torch import load_file
 from util import ROOT, reset_accelerate, small_model
 
 from panda_lite import PandaLiteConfig, PandaLiteModel, PandaLitePipeline
 from panda_lite.io import replace_folder
 from panda_lite.training.card import render_card
-from panda_lite.training.cli import train
+from panda_lite.training.cli import main, train
 from panda_lite.training.config import bundled_configs, load_config
 from panda_lite.training.corpus import TrajectoryStore, is_validation_system, rank_share
 from panda_lite.training.objectives import rollout_loss
-from panda_lite.training.state import latest_checkpoint
+from panda_lite.training.state import latest_checkpoint, resume_checkpoint, save_checkpoint
 from panda_lite.training.trainer import build_model, lr_factor
 from panda_lite.training.windows import Augmentations, WindowSampler
 
@@ -35,9 +37,15 @@ TINY = "tiny"  # the bundled config, panda_lite/training/configs/tiny.yaml
 QUIET = ["tracker=none", "log_every=1000"]
 
 
-def run_train(corpus: Path, output: Path, *overrides: str, resume: bool = False) -> dict:
+def train_argv(
+    corpus: Path, output: Path, *overrides: str, resume: bool = False, overwrite: bool = False
+) -> list[str]:
     argv = ["--config", TINY, f"data.corpus={corpus}", f"output_dir={output}", *QUIET, *overrides]
-    return train(argv + (["--resume"] if resume else []))
+    return argv + (["--resume"] if resume else []) + (["--overwrite"] if overwrite else [])
+
+
+def run_train(corpus: Path, output: Path, *overrides: str, resume: bool = False, overwrite: bool = False) -> dict:
+    return train(train_argv(corpus, output, *overrides, resume=resume, overwrite=overwrite))
 
 
 # --- config -----------------------------------------------------------------------------
@@ -320,10 +328,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_two_cpu_processes_see_disjoint_data(corpus, tmp_path):
-    # `accelerate launch --cpu` starts one process; torchrun-style launching plus gloo is how
-    # several CPU processes run (see panda_lite.training.trainer.make_accelerator).
+def launch_two_cpu_processes(corpus: Path, output: Path, *args: str) -> None:
+    """`scripts/train.py` on the tiny config in two gloo CPU processes (raises if it fails).
+
+    `accelerate launch --cpu` starts one process; torchrun-style launching plus gloo is how
+    several CPU processes run (see panda_lite.training.trainer.make_accelerator)."""
     command = [
         "accelerate",
         "launch",
@@ -342,13 +351,18 @@ def test_two_cpu_processes_see_disjoint_data(corpus, tmp_path):
         "--config",
         TINY,
         f"data.corpus={corpus}",
-        f"output_dir={tmp_path}",
-        "data.log_samples=true",
-        "max_steps=6",
+        f"output_dir={output}",
         *QUIET,
+        *args,
     ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_see_disjoint_data(corpus, tmp_path):
+    args = ["data.log_samples=true", "max_steps=6", "save_every=3"]
+    launch_two_cpu_processes(corpus, tmp_path, *args)
     summary = json.loads((tmp_path / "model" / "training_summary.json").read_text())
     assert summary["num_processes"] == 2 and summary["samples"] == 6 * 2 * 16
     seen = []
@@ -357,6 +371,16 @@ def test_two_cpu_processes_see_disjoint_data(corpus, tmp_path):
         assert [json.loads(line)["batch_index"] for line in lines] == list(range(6))
         seen.append({key for line in lines for key in json.loads(line)["keys"]})
     assert seen[0] and seen[1] and not seen[0] & seen[1]
+
+    # As if killed after checkpoint-3: both processes resume from it and end with the same weights.
+    expected = load_file(tmp_path / "model" / "model.safetensors")
+    shutil.rmtree(tmp_path / "checkpoints" / "checkpoint-6")
+    launch_two_cpu_processes(corpus, tmp_path, *args, "--resume")
+    for rank in range(2):
+        lines = (tmp_path / f"samples-rank{rank}.jsonl").read_text().splitlines()
+        assert [json.loads(line)["batch_index"] for line in lines] == [*range(6), *range(3, 6)]
+    actual = load_file(tmp_path / "model" / "model.safetensors")
+    assert all(torch.equal(expected[k], actual[k]) for k in expected)
 
 
 def test_configs_load_and_panda20m_is_panda_sized(tmp_path):
@@ -395,8 +419,6 @@ def test_device_packing_fits_the_return_limits(tmp_path, monkeypatch):
 
 
 def test_shards_without_manifest_are_incomplete_and_skipped(corpus, tmp_path):
-    import shutil
-
     shutil.copytree(corpus / "train", tmp_path / "train")
     (tmp_path / "train" / "manifest-00001-of-00002.json").unlink()  # shard 1 "still being written"
     keys = TrajectoryStore(tmp_path / "train", False, 0.0, 80, 3).keys
@@ -452,7 +474,7 @@ def test_early_stopping_keeps_the_best_weights(corpus, tmp_path):
     )
     accelerator = make_accelerator(config)
     model = build_model(config)
-    trainer = Trainer(config, accelerator, model, corpus_run_data(config, 64, 16, 0, 1))
+    trainer = Trainer(config, accelerator, model, corpus_run_data(config, 64, 16, 0, 1), run_id="test")
     assert trainer._record_validation(1.0) is False
     best = {k: v.clone() for k, v in trainer.unwrapped.state_dict().items()}
     with torch.no_grad():
@@ -460,3 +482,176 @@ def test_early_stopping_keeps_the_best_weights(corpus, tmp_path):
     assert trainer._record_validation(1.5) is False
     assert trainer._record_validation(1.2) is True  # 2 validations without improvement
     assert all(torch.equal(trainer.best_state[k], v) for k, v in best.items())
+
+
+# --- training state: pickle-free, exact, tied to its run ----------------------------------
+
+
+class WritesMarker:
+    """Unpickling this object creates a file: the proof that a planted pickle ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+@pytest.mark.slow
+def test_resume_never_unpickles_a_planted_file(corpus, tmp_path):
+    run_train(corpus, tmp_path, "max_steps=4", "save_every=2")
+    checkpoint = latest_checkpoint(tmp_path / "checkpoints")
+    marker = tmp_path / "planted-pickle-ran"
+    for name in ("custom_checkpoint_0.pkl", "custom_checkpoint_1.pkl", "random_states_0.pkl"):
+        torch.save({"state": WritesMarker(marker)}, checkpoint / name)  # what Accelerate's load_state unpickles
+    reset_accelerate()
+    try:
+        resumed = run_train(corpus, tmp_path, "max_steps=6", "save_every=2", resume=True)
+    finally:
+        assert not marker.exists(), "a planted pickle ran on resume"
+    assert resumed["steps"] == 6
+    # What a checkpoint holds is safetensors and JSON only.
+    assert {p.suffix for p in latest_checkpoint(tmp_path / "checkpoints").iterdir()} == {".safetensors", ".json"}
+
+
+@pytest.mark.slow
+def test_early_stopping_resumed_past_the_best_exports_the_best_of_an_uninterrupted_run(corpus, tmp_path):
+    # A high learning rate: the validation loss bottoms out early and early stopping ends the run.
+    args = ["max_steps=80", "eval_every=5", "save_every=5", "early_stopping_patience=3", "optim.learning_rate=3e-2"]
+    reference = run_train(corpus, tmp_path / "reference", *args)
+    stopped_at = reference["steps"]
+    assert stopped_at < 80 and reference["validation_loss"] == reference["best_validation_loss"]
+    # The best was 3 validations (15 steps) before the end: a run killed after the checkpoint
+    # 5 steps before the end is past its best.
+    reset_accelerate()
+    run_train(corpus, tmp_path / "resumed", *args, f"stop_at_step={stopped_at - 5}")
+    reset_accelerate()
+    resumed = run_train(corpus, tmp_path / "resumed", *args, resume=True)
+    assert resumed["steps"] == stopped_at and resumed["validation_loss"] == reference["validation_loss"]
+    expected = load_file(tmp_path / "reference" / "model" / "model.safetensors")
+    last = load_file(tmp_path / "reference" / "checkpoints" / f"checkpoint-{stopped_at}" / "model.safetensors")
+    actual = load_file(tmp_path / "resumed" / "model" / "model.safetensors")
+    assert not all(torch.equal(expected[k], last[k]) for k in expected)  # the best is not the last
+    assert expected.keys() == actual.keys() and all(torch.equal(expected[k], actual[k]) for k in expected)
+
+
+@pytest.mark.slow
+def test_resume_restores_the_dropout_generator(corpus, tmp_path):
+    args = ["max_steps=6", "save_every=3", "eval_every=1000", "model.dropout=0.2"]
+    run_train(corpus, tmp_path / "full", *args)
+    reset_accelerate()
+    run_train(corpus, tmp_path / "resumed", *args, "stop_at_step=3")
+    reset_accelerate()
+    run_train(corpus, tmp_path / "resumed", *args, resume=True)
+    expected = load_file(tmp_path / "full" / "model" / "model.safetensors")
+    actual = load_file(tmp_path / "resumed" / "model" / "model.safetensors")
+    assert all(torch.equal(expected[k], actual[k]) for k in expected)
+
+
+@pytest.mark.slow
+def test_a_fresh_run_refuses_a_used_folder_and_overwrite_starts_over(corpus, tmp_path, capsys):
+    run_train(corpus, tmp_path, "max_steps=6", "save_every=2", "keep_checkpoints=5")
+    old_run = json.loads((tmp_path / "run.json").read_text())["run_id"]
+    reset_accelerate()
+    with pytest.raises(ValueError, match=r"is not empty.*--resume.*--overwrite"):
+        run_train(corpus, tmp_path, "max_steps=2")
+    reset_accelerate()
+    assert main("train", train_argv(corpus, tmp_path, "max_steps=2")) == 2
+    assert "is not empty" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one or the other
+        run_train(corpus, tmp_path, resume=True, overwrite=True)
+    reset_accelerate()
+    run_train(corpus, tmp_path, "max_steps=2", "save_every=2", overwrite=True)
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["checkpoint-2"]  # the old run's are gone
+    assert json.loads((tmp_path / "run.json").read_text())["run_id"] != old_run
+    reset_accelerate()
+    assert run_train(corpus, tmp_path, "max_steps=4", "save_every=2", resume=True)["steps"] == 4
+    # A folder no run wrote is never used, and --overwrite deletes nothing in it.
+    (tmp_path / "mine" / "panda_lite").mkdir(parents=True)
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    for flags in ({"overwrite": True}, {"resume": True}):
+        reset_accelerate()
+        with pytest.raises(ValueError, match="holds no training run"):
+            run_train(corpus, tmp_path / "mine", "max_steps=2", **flags)
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt", "panda_lite"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["truncate model.safetensors", "delete optimizer.*", "truncate state.json"])
+def test_resume_falls_back_past_a_damaged_newest_checkpoint(corpus, tmp_path, capsys, damage):
+    args = ["max_steps=6", "save_every=2", "keep_checkpoints=3", "eval_every=1000"]
+    run_train(corpus, tmp_path, *args)
+    expected = load_file(tmp_path / "model" / "model.safetensors")
+    action, pattern = damage.split()
+    for path in (tmp_path / "checkpoints" / "checkpoint-6").glob(pattern):
+        if action == "truncate":
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        else:
+            path.unlink()
+    reset_accelerate()
+    capsys.readouterr()
+    assert run_train(corpus, tmp_path, *args, resume=True)["steps"] == 6
+    out = capsys.readouterr().out
+    assert "checkpoint-6 is damaged" in out and "checkpoint-4 at step 4" in out
+    actual = load_file(tmp_path / "model" / "model.safetensors")
+    assert all(torch.equal(expected[k], actual[k]) for k in expected)
+
+
+@pytest.mark.slow
+def test_the_next_run_removes_a_stale_export_folder(corpus, tmp_path):
+    run_train(corpus, tmp_path, "max_steps=2")
+    (tmp_path / ".tmp-model-k1ll3d").mkdir()  # what a kill during export leaves
+    (tmp_path / ".tmp-model-k1ll3d" / "model.safetensors").write_bytes(b"half a file")
+    (tmp_path / ".old-model-k1ll3d" / "model").mkdir(parents=True)
+    reset_accelerate()
+    run_train(corpus, tmp_path, "max_steps=2", resume=True)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_resume_skips_damaged_checkpoints_and_refuses_another_runs(tmp_path):
+    accelerator = Accelerator(cpu=True)
+    for step in (1, 2, 3):
+        save_checkpoint(accelerator, tmp_path, step, 3, "run-a", {"model": {"w": torch.full((2,), float(step))}}, {})
+    (tmp_path / "checkpoint-3" / "model.safetensors").write_bytes(b"")  # truncated by hand
+    (tmp_path / "checkpoint-2" / "rng-0.safetensors").unlink()  # deleted by hand
+    said: list[str] = []
+    checkpoint, state = resume_checkpoint(tmp_path, "run-a", said.append)
+    assert checkpoint.name == "checkpoint-1" and state["step"] == 1
+    assert said[0].startswith("checkpoint-3 is damaged (model.safetensors differs from what was written")
+    assert said[1].startswith("checkpoint-2 is damaged (rng-0.safetensors is missing)")
+    with pytest.raises(ValueError, match="belongs to another run"):
+        resume_checkpoint(tmp_path, "run-b", said.append)
+    (tmp_path / "checkpoint-1" / "state.json").write_text('{"run_id": ')
+    with pytest.raises(ValueError, match="no intact checkpoint .*checkpoint-3, checkpoint-2, checkpoint-1"):
+        resume_checkpoint(tmp_path, "run-a", said.append)
+    assert resume_checkpoint(tmp_path / "none", "run-a", said.append) is None
+
+
+def test_folders_are_fsynced_before_they_are_renamed_into_place(tmp_path, monkeypatch):
+    events: list[tuple[str, str]] = []
+    fsync, replace = os.fsync, os.replace
+
+    def recording_fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def recording_replace(source, destination) -> None:
+        events.append(("replace", str(destination)))
+        replace(source, destination)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+
+    def flushed_around(folder: Path) -> tuple[set[str], set[str]]:
+        """Names fsynced before `folder` was renamed into place, and paths fsynced after."""
+        at = events.index(("replace", str(folder)))
+        flushed = [(i, p) for i, (kind, p) in enumerate(events) if kind == "fsync"]
+        return {Path(p).name for i, p in flushed if i < at}, {p for i, p in flushed if i > at}
+
+    replace_folder(lambda d: (d / "weights").write_text("1"), tmp_path / "model")
+    before, after = flushed_around(tmp_path / "model")
+    assert "weights" in before and str(tmp_path) in after
+    save_checkpoint(Accelerator(cpu=True), tmp_path / "checkpoints", 1, 1, "run", {"model": {"w": torch.ones(2)}}, {})
+    before, after = flushed_around(tmp_path / "checkpoints" / "checkpoint-1")
+    assert {"model.safetensors", "rng-0.safetensors", "state.json", ".tmp-checkpoint-1"} <= before
+    assert str(tmp_path / "checkpoints") in after
