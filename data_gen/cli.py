@@ -5,16 +5,21 @@ Example (4 processes on one machine)::
     panda-lite-generate --out corpus --num-systems 400 --seed 0 --workers 4
     panda-lite-generate --out corpus --num-systems 40 --split test
 
-On a cluster, give every rank or array task its own ``--shard-index`` (with the same
-``--num-shards``); rerunning the same command resumes, keeping finished shards.
+The corpus holds the split's founders that pass the attractor tests plus NUM_SYSTEMS evolved
+systems. It prints a short summary (``--json``: every count, as JSON); each shard's manifest
+beside it has that shard's counts and configuration. On a cluster, give every rank or array
+task its own ``--shard-index`` (with the same ``--num-shards``); rerunning the same command
+resumes, keeping finished shards.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
+from typing import Any
+
+from panda_lite.text import plural
 
 from .attractor_tests import TestConfig
 from .evolve import EvolveConfig
@@ -23,29 +28,49 @@ from .generate import DEFAULT_SYSTEMS_PER_SHARD, RunConfig, generate
 from .rk_methods import METHODS
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults only where there is one to show (not for flags or unset options)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="panda-lite-generate",
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Systems written: the split's founders that pass the attractor tests, plus N evolved ones.",
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("--out", required=True, help="output folder; shards go to OUT/SPLIT/")
     p.add_argument(
         "--num-systems",
         type=int,
         required=True,
-        help="evolved systems over all shards (accepted founders come in addition)",
+        metavar="N",
+        help="evolved (mutated or skew-product) systems over all shards; the founders that pass "
+        "the attractor tests are written too, on top of these (dozens, fewer with --founders)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the same seed and arguments give the same corpus, bit for bit")
     p.add_argument(
         "--split", choices=SPLITS, default="train", help="train: founders not held out; test: held-out founders only"
     )
     p.add_argument("--workers", type=int, default=1, help="processes on this machine (results do not depend on it)")
     p.add_argument(
-        "--num-shards", type=int, default=None, help=f"default: ceil(num_systems / {DEFAULT_SYSTEMS_PER_SHARD})"
+        "--num-shards",
+        type=int,
+        default=None,
+        help=f"files the corpus is split into (default: ceil(N / {DEFAULT_SYSTEMS_PER_SHARD}))",
     )
     p.add_argument("--shard-index", type=int, default=None, help="generate only this shard (one per node / rank)")
-    p.add_argument("--generations", type=int, default=3)
+    p.add_argument(
+        "--generations",
+        type=int,
+        default=3,
+        help="rounds of breeding; parents are the founders and the systems accepted in earlier rounds",
+    )
     p.add_argument("--num-ics", type=int, default=8, help="trajectories per accepted system")
     p.add_argument("--length", type=int, default=4096, help="saved points per trajectory, after the transient")
     p.add_argument(
@@ -57,19 +82,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="one value, or LO HI for a log-uniform range per system",
     )
     p.add_argument("--transient-fraction", type=float, default=0.25, help="transient integrated and dropped, x length")
-    p.add_argument("--mutation-sigma", type=float, default=0.25)
-    p.add_argument("--skew-fraction", type=float, default=0.5)
+    p.add_argument(
+        "--mutation-sigma",
+        type=float,
+        default=0.25,
+        help="relative standard deviation of a mutation's change to each parameter (signs are kept)",
+    )
+    p.add_argument(
+        "--skew-fraction",
+        type=float,
+        default=0.5,
+        help="probability that a candidate is a skew product of two founders (else a mutant)",
+    )
     p.add_argument("--max-per-founder", type=int, default=8, help="accepted descendants per founder and shard")
     p.add_argument("--method", choices=sorted(METHODS), default="dopri5", help="embedded Runge-Kutta pair")
-    p.add_argument("--rtol", type=float, default=1e-7)
-    p.add_argument("--atol", type=float, default=1e-9)
+    p.add_argument("--rtol", type=float, default=1e-7, help="relative error tolerance of the integrator")
+    p.add_argument("--atol", type=float, default=1e-9, help="absolute error tolerance of the integrator")
     p.add_argument("--wall-time", type=float, default=60.0, help="seconds per integration batch before it is rejected")
     p.add_argument(
         "--founders",
         default=None,
         help="comma-separated subset of founders (small runs); names outside the split are ignored",
     )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (on stderr)")
+    p.add_argument("--json", action="store_true", help="print every count as JSON instead of the summary")
     return p
 
 
@@ -117,5 +153,32 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     summary = generate(run, workers=args.workers, shard_index=args.shard_index, progress=not args.no_progress)
     summary["wall_seconds"] = time.monotonic() - start
-    print(json.dumps(summary, indent=2), file=sys.stdout)
+    print(json.dumps(summary, indent=2) if args.json else human_summary(summary))
     return 0
+
+
+def human_summary(summary: dict[str, Any]) -> str:
+    """A few lines from `generate`'s summary: where the shards are, what they hold, the time."""
+    evolved, requested = summary["evolved_systems"], summary["evolved_requested"]
+    founders = summary["accepted_systems"] - evolved
+    shortfall = "" if evolved == requested else f" (of {requested} asked: see --json for the rejections)"
+    return "\n".join(
+        [
+            f"{plural(summary['shards'], 'shard')} of the {summary['split']} split in {summary['folder']}",
+            f"  {plural(summary['accepted_systems'], 'system')}: {plural(founders, 'founder')} "
+            f"+ {evolved} evolved{shortfall}",
+            f"  {plural(summary['trajectories'], 'trajectory', 'trajectories')}",
+            f"  took {duration(summary['wall_seconds'])}, {duration(summary['cpu_seconds'])} CPU "
+            f"({summary['systems_per_cpu_minute']:.1f} systems per CPU-minute)",
+        ]
+    )
+
+
+def duration(seconds: float) -> str:
+    """'42 s', '12 min 5 s' or '2 h 3 min'."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"

@@ -14,6 +14,7 @@ import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -55,14 +56,10 @@ SPLITS = ("train", "test")
 RHS = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-@functools.cache
-def _dysts():
-    """Import dysts lazily (about 2 s) and quietly (it warns once that numba is absent)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import dysts.base
-        import dysts.flows
-        import dysts.systems
+def _dysts() -> ModuleType:
+    """dysts, imported lazily (about 2 s) and quietly (see data_gen._dysts)."""
+    from ._dysts import dysts
+
     return dysts
 
 

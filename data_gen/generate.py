@@ -211,7 +211,8 @@ def generate(
 ) -> dict[str, Any]:
     """Generate all shards (or only ``shard_index``), skipping finished ones.
 
-    Returns a summary: accepted systems, rejections by reason, CPU seconds, systems per CPU-minute.
+    Returns a summary: the split's folder, accepted systems (founders and evolved ones),
+    trajectories, rejections by reason, CPU seconds, systems per CPU-minute.
     """
     if run.num_systems < 0:
         raise ValueError(f"num_systems must be >= 0, got {run.num_systems}")
@@ -252,10 +253,12 @@ def summarize(run: RunConfig, shards, screening: dict[str, Any]) -> dict[str, An
     cpu = screening["cpu_seconds"] + sum(m["cpu_seconds"] for m in manifests)
     return {
         "split": run.split,
+        "folder": str(Path(run.out) / run.split),
         "shards": len(manifests),
         "founders": {"screened": n_founders, "accepted": len(screening["survivors"])},
         "accepted_systems": accepted,
         "evolved_systems": sum(m["counts"]["evolved_systems"] for m in manifests),
+        "evolved_requested": sum(m["counts"]["evolved_requested"] for m in manifests),
         "trajectories": sum(m["counts"]["trajectories"] for m in manifests),
         "rejections": dict(sorted(rejections.items())),
         "acceptance_per_generation": {

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import glob
 import inspect
+import json
 import os
 import sys
+import tempfile
 from typing import Any
 
 import numpy as np
 
 from . import __version__
+from .text import plural
 
 EXPERT_HELP = (
     "in-context expert: auto (the checkpoint's pipeline_config.json), off (the network alone) "
@@ -59,16 +63,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="panda-lite", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"panda-lite {__version__}")
+    parser.add_argument(
+        "--verbose", action="store_true", help="before the command: show transformers' loading bars and reports"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     fc = sub.add_parser("forecast", help="forecast a trajectory file with a checkpoint")
     fc.add_argument("--checkpoint", required=True, help="bundled checkpoint name, local folder or Hub id")
     fc.add_argument(
-        "--input", required=True, help="CSV (rows = time, columns = channels, optional header) or .npy (T, C)"
+        "--input",
+        required=True,
+        help="CSV (rows = time, columns = channels, optional header; ',', ';', tab or space separated) or "
+        ".npy (T, C); or a folder or quoted glob of those, each forecast into --out",
     )
     fc.add_argument("--horizon", required=True, type=int, help="steps to forecast")
-    fc.add_argument("--out", required=True, help="output folder for forecast.csv and forecast.png")
+    fc.add_argument(
+        "--out", required=True, help="output folder for forecast.csv and forecast.png (NAME_forecast.* per input)"
+    )
     fc.add_argument("--truth", help="optional file with the true continuation (same format and channels)")
+    fc.add_argument(
+        "--time-column",
+        help="CSV time column: checked for even steps, not forecast (default: a header named t, time, "
+        "timestamp, date, ...; 'none' for no time column)",
+    )
+    fc.add_argument("--columns", type=_name_list, help="channels to forecast, comma-separated (default: all)")
+    fc.add_argument(
+        "--context-length",
+        type=int,
+        help="use only the most recent N steps (default and most: the checkpoint's context_length)",
+    )
     fc.add_argument("--expert", default="auto", choices=("auto", "off", "nvar"), help=EXPERT_HELP)
     fc.add_argument("--device", default=None, help="torch device (default cpu)")
 
@@ -128,12 +151,36 @@ def checkpoint_labels(checkpoints: list[str]) -> list[str]:
     return [f"{label}#{i}" for i, label in enumerate(labels)]  # the same checkpoint given twice
 
 
+def _check_model_config(checkpoint: str) -> None:
+    """Reads a local checkpoint's config.json before the load, so that a file that is no
+    JSON object of valid PandaLiteConfig settings is an error naming it."""
+    from .configuration_panda_lite import PandaLiteConfig
+    from .locate import resolve_checkpoint
+
+    location, is_local = resolve_checkpoint(checkpoint)
+    if not is_local:
+        return
+    path = os.path.join(location, "config.json")
+    try:
+        with open(path) as f:
+            values = json.load(f)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable JSON file ({err})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: must be a JSON object of PandaLiteConfig settings, got a {type(values).__name__}")
+    try:
+        PandaLiteConfig(**values)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
 def _load_pipeline(checkpoint: str, device: str | None, expert: str):
     from .pipeline import PandaLitePipeline
 
     try:
+        _check_model_config(checkpoint)
         return PandaLitePipeline.from_pretrained(checkpoint, device=device, expert=expert)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, TypeError) as err:
         raise ValueError(f"cannot load checkpoint {checkpoint!r}: {err}") from None
 
 
@@ -143,49 +190,139 @@ def _describe_expert(pipe: Any) -> str:
     return f"expert {pipe.expert} ({pipe.pipeline_config.nvar_delays} delays, where it wins the backtest)"
 
 
+def input_files(pattern: str) -> list[str]:
+    """--input as files: a file, every series file in a folder, or the files a glob matches."""
+    from .io import SERIES_FILE_TYPES
+
+    if os.path.isdir(pattern):
+        files = sorted(
+            os.path.join(pattern, name)
+            for name in os.listdir(pattern)
+            if os.path.splitext(name)[1].lower() in SERIES_FILE_TYPES
+        )
+        if not files:
+            raise ValueError(f"{pattern}: a folder without {', '.join(SERIES_FILE_TYPES)} files")
+        return files
+    if glob.has_magic(pattern):
+        files = sorted(glob.glob(pattern))
+        if not files:
+            raise ValueError(f"{pattern}: no file matches this pattern")
+        return files
+    return [pattern]
+
+
+def check_output_folder(folder: str) -> None:
+    """Creates the output folder and checks that files can be written there, so that a bad
+    --out is an error before the forecast is computed."""
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        where = "is a file" if existing == os.path.abspath(folder) else f"lies under {existing}, which is a file"
+        raise ValueError(f"{folder}: output folder {where}; give a folder for --out")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{folder}: permission denied: cannot write to {existing}")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise ValueError(f"{folder}: cannot write to the output folder ({err.strerror or err})") from None
+
+
+def _output_paths(files: list[str], pattern: str, out: str) -> list[tuple[str, str]]:
+    """(CSV, PNG) per input: forecast.csv/.png for a file, NAME_forecast.csv/.png per file of a
+    folder or glob."""
+    if files == [pattern]:
+        return [(os.path.join(out, "forecast.csv"), os.path.join(out, "forecast.png"))]
+    stems = [os.path.splitext(os.path.basename(f))[0] for f in files]
+    clash = sorted({s for s in stems if stems.count(s) > 1})
+    if clash:
+        raise ValueError(f"inputs share the name(s) {clash}; their forecasts would overwrite each other in {out}")
+    return [(os.path.join(out, f"{s}_forecast.csv"), os.path.join(out, f"{s}_forecast.png")) for s in stems]
+
+
+def _check_context_length(args: argparse.Namespace, config: Any) -> None:
+    length = args.context_length
+    if length is not None and not config.patch_length <= length <= config.context_length:
+        raise ValueError(
+            f"--context-length must be in [{config.patch_length}, {config.context_length}] "
+            f"(one patch to the checkpoint's context_length), got {length}"
+        )
+
+
 def run_forecast(args: argparse.Namespace) -> int:
-    """Forecast --horizon steps after the --input series; write forecast.csv and forecast.png."""
-    from .evaluation.plots import plot_forecast
-    from .io import read_series, write_csv
+    """Forecast --horizon steps after each --input series; write its CSV and PNG into --out."""
+    from tqdm.auto import tqdm
+
+    from .io import read_series
 
     if args.horizon < 1:
         raise ValueError(f"--horizon must be a positive integer, got {args.horizon}")
-    # Read (and reject) the files before the slower checkpoint load.
-    context, names = read_series(args.input)
+    files = input_files(args.input)
+    if args.truth and len(files) > 1:
+        raise ValueError("--truth needs a single --input file, not a folder or glob")
+    outputs = _output_paths(files, args.input, args.out)
+    # Read (and reject) the files and the output folder before the slower checkpoint load.
+    series = [read_series(f, time_column=args.time_column, columns=args.columns) for f in files]
     truth = None
     if args.truth:
-        truth, _ = read_series(args.truth)
-        if truth.shape[1] != context.shape[1]:
-            raise ValueError(f"{args.truth}: has {truth.shape[1]} channels but {args.input} has {context.shape[1]}")
+        truth, _ = read_series(args.truth, time_column=args.time_column, columns=args.columns)
+        if truth.shape[1] != series[0][0].shape[1]:
+            raise ValueError(
+                f"{args.truth}: has {truth.shape[1]} channels but {args.input} has {series[0][0].shape[1]}"
+            )
+    check_output_folder(args.out)
     pipe = _load_pipeline(args.checkpoint, args.device, args.expert)
+    _check_context_length(args, pipe.config)
+    for path, (values, names), paths in tqdm(
+        list(zip(files, series, outputs)), desc="forecast", unit="file", disable=len(files) == 1
+    ):
+        _forecast_file(args, pipe, path, values, names, paths, truth)
+    return 0
+
+
+def _forecast_file(
+    args: argparse.Namespace,
+    pipe: Any,
+    path: str,
+    context: np.ndarray,
+    names: list[str],
+    paths: tuple[str, str],
+    truth: np.ndarray | None,
+) -> None:
+    """Forecasts one series, writes its CSV and PNG, and prints what was written."""
+    from .evaluation.plots import plot_forecast
+    from .io import write_csv
+
+    context = context[-(args.context_length or pipe.config.context_length) :]
     if len(context) < pipe.config.patch_length:
         raise ValueError(
-            f"{args.input}: series has {len(context)} time steps, this checkpoint needs at least "
+            f"{path}: series has {len(context)} time steps, this checkpoint needs at least "
             f"{pipe.config.patch_length} (one patch)"
         )
     try:
         forecast, by_expert = pipe.predict(context, args.horizon, return_expert=True)
     except ValueError as err:
-        raise ValueError(f"{args.input}: {err}") from None
+        raise ValueError(f"{path}: {err}") from None
     pred = forecast.numpy().astype(np.float64)
-
-    csv_path = os.path.join(args.out, "forecast.csv")
-    png_path = os.path.join(args.out, "forecast.png")
-    write_csv(csv_path, names, [[repr(v) for v in row] for row in pred.tolist()])
-    plot_forecast(
-        png_path,
-        context,
-        {os.path.basename(os.path.normpath(args.checkpoint)): pred},
-        truth,
-        title=f"{os.path.basename(args.input)}: {args.horizon}-step forecast",
-        channel_names=names,
-    )
-    print(f"wrote {csv_path} ({pred.shape[0]} rows x {pred.shape[1]} channels) and {png_path}")
+    csv_path, png_path = paths
+    try:
+        write_csv(csv_path, names, [[repr(v) for v in row] for row in pred.tolist()])
+        plot_forecast(
+            png_path,
+            context,
+            {os.path.basename(os.path.normpath(args.checkpoint)): pred},
+            truth,
+            title=f"{os.path.basename(path)}: {args.horizon}-step forecast",
+            channel_names=names,
+        )
+    except OSError as err:
+        raise ValueError(f"{err.filename or args.out}: cannot write the forecast ({err.strerror or err})") from None
+    print(f"wrote {csv_path} ({plural(pred.shape[0], 'row')} x {plural(pred.shape[1], 'channel')}) and {png_path}")
     maker = "the NVAR expert" if bool(by_expert) else "the network"
-    print(f"forecast made by {maker}; {_describe_expert(pipe)}")
+    print(f"{path}: {len(context)} context steps; forecast made by {maker}; {_describe_expert(pipe)}")
     if truth is not None:
         _print_truth_scores(context, pred, truth)
-    return 0
 
 
 def _print_truth_scores(context: np.ndarray, pred: np.ndarray, truth: np.ndarray) -> None:
@@ -222,7 +359,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         models[name] = ModelForecaster(
             pipe, expert=args.expert, **({"batch_size": args.batch_size} if args.batch_size else {})
         )
-    methods: dict[str, Forecaster] = {**models, **default_baselines(config)}
+    baselines = default_baselines(config)
+    clashes = sorted(set(models) & set(baselines))
+    if clashes:
+        raise ValueError(f"checkpoint label(s) {clashes} are baseline names; rename the checkpoint folder(s)")
+    methods: dict[str, Forecaster] = {**models, **baselines}
     if not methods:
         raise ValueError("nothing to evaluate: give --checkpoint and/or --baselines")
 
@@ -258,6 +399,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `panda-lite`; returns the exit status (2 for invalid input)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--verbose"]:  # library code is quiet unless asked
+        from transformers.utils import logging
+
+        logging.set_verbosity_info()
+        argv = argv[1:]
     if argv and argv[0] in ("train", "finetune"):
         try:
             from .training.cli import main as training_main

@@ -397,7 +397,8 @@ class PandaLitePreTrainedModel(PreTrainedModel):
         another model type, initialises missing tensors (a zero head changes the forecast),
         drops unexpected ones and takes NaN weights, with at most a logged report; here each is
         an error naming the file and the tensors: a ValueError, or an OSError for a truncated
-        or corrupt weights file.
+        or corrupt weights file. Loading is quiet (no progress bar, no load report) unless
+        transformers' verbosity is INFO or lower (`transformers.logging.set_verbosity_info()`).
 
         Args:
             strict: True: the file must hold exactly this model's tensors, in its shapes (the
@@ -416,6 +417,22 @@ class PandaLitePreTrainedModel(PreTrainedModel):
         hub_kwargs: dict[str, Any] = {
             key: kwargs[key] for key in ("cache_dir", "revision", "subfolder", "token") if key in kwargs
         }
+        import logging
+
+        from transformers.utils import logging as hf_logging
+
+        # Quiet unless asked (transformers.logging.set_verbosity_info()): no "Loading weights" bar
+        # and no load report, whose content is an error below or, for a partial load, the loading
+        # info. Both switches are restored afterwards; download bars from the Hub are kept.
+        quiet = hf_logging.get_verbosity() > hf_logging.INFO
+        report_logger = logging.getLogger("transformers.modeling_utils")
+
+        def without_report(record: logging.LogRecord) -> bool:
+            return "LOAD REPORT" not in record.getMessage()
+
+        if quiet:
+            report_logger.addFilter(without_report)
+            previous_hook = hf_logging.set_tqdm_hook(lambda bar, args, kw: bar(*args, **{**kw, "disable": True}))
         try:
             loaded: Any = super().from_pretrained(
                 pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
@@ -426,6 +443,10 @@ class PandaLitePreTrainedModel(PreTrainedModel):
                 f"{weights}: not a readable safetensors file ({error}); it is truncated or corrupt: "
                 "copy, download or save it again"
             ) from None
+        finally:
+            if quiet:
+                report_logger.removeFilter(without_report)
+                hf_logging.set_tqdm_hook(previous_hook)
         model, info = loaded
         expected_type = cls.config_class.model_type
         if model.config.model_type != expected_type:

@@ -6,8 +6,9 @@ The folder must be what `save_pretrained` wrote (config.json + model.safetensors
 README.md model card with Hub YAML metadata (`panda-lite train` and `panda-lite finetune`
 render one), and optionally the pipeline's pipeline_config.json. Before anything is sent the
 folder is checked: no pickle files, the card's metadata names the library and pipeline tag,
-and the weights load as a PandaLite model that forecasts finite values. The token comes from
-`huggingface-cli login` or the HF_TOKEN variable.
+and the weights load as a PandaLite model that forecasts finite values. `--dry-run` prints the
+files that would be uploaded and the card's metadata, and uploads nothing. The token comes
+from `huggingface-cli login` or the HF_TOKEN variable.
 Needs the `publish` extra: `pip install -e ".[publish]"`.
 """
 
@@ -62,6 +63,26 @@ def check_checkpoint(folder: Path) -> None:
         raise ValueError(f"{folder}: the model forecasts non-finite values on a sine probe")
 
 
+def files_to_upload(folder: Path) -> list[str]:
+    """The names of the files `main` uploads: the required ones and the optional ones present."""
+    return [*REQUIRED_FILES, *(name for name in OPTIONAL_FILES if (folder / name).is_file())]
+
+
+def describe_upload(folder: Path, repo_id: str, private: bool, revision: str | None) -> str:
+    """What an upload would send: the target, each file with its size, and the card's metadata."""
+    visibility = "private" if private else "public"
+    lines = [f"would upload {folder} to {repo_id} ({visibility}, revision {revision or 'main'}):"]
+    uploaded = files_to_upload(folder)
+    lines += [f"  {name} ({(folder / name).stat().st_size} bytes)" for name in uploaded]
+    left_out = sorted(p.name for p in folder.iterdir() if p.name not in uploaded)
+    if left_out:
+        lines.append(f"not uploaded: {', '.join(left_out)}")
+    lines.append("card metadata (README.md):")
+    metadata = yaml.safe_dump(card_metadata(folder / "README.md"), sort_keys=False, allow_unicode=True)
+    lines += [f"  {line}" for line in metadata.splitlines()]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path, help="folder with config.json, model.safetensors and README.md")
@@ -77,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"publish: {error}", file=sys.stderr)
         return 2
     if args.dry_run:
-        print(f"{args.checkpoint} is ready to publish as {args.repo_id}")
+        print(describe_upload(args.checkpoint, args.repo_id, args.private, args.revision))
         return 0
 
     from huggingface_hub import HfApi
@@ -89,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         folder_path=str(args.checkpoint),
         revision=args.revision,
         commit_message=args.message,
-        allow_patterns=[*REQUIRED_FILES, *OPTIONAL_FILES],
+        allow_patterns=files_to_upload(args.checkpoint),
     )
     print(f"uploaded {args.checkpoint} to {commit}")
     return 0

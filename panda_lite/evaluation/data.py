@@ -3,6 +3,7 @@ window sampling."""
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 
@@ -57,6 +58,14 @@ def load_corpus_split(corpus_dir: str, split: str = "test", max_systems: int | N
     return trajectories
 
 
+def _nearest_flow_hint(name: str) -> str:
+    """The end of the unknown-flow message: the nearest dysts flow name, else where to look."""
+    from data_gen._dysts import dysts
+
+    close = difflib.get_close_matches(name, dysts.systems.get_attractor_list(), n=1)
+    return f"; did you mean {close[0]!r}?" if close else "; see dysts.systems.get_attractor_list()"
+
+
 def integrate_dysts(
     names: list[str], n_points: int = 4096, points_per_period: float = 128.0, transient_fraction: float = 0.2
 ) -> list[Trajectory]:
@@ -75,9 +84,9 @@ def integrate_dysts(
     Returns:
         one trajectory per name, with dysts' `maximum_lyapunov_estimated` as lyapunov_max.
     """
-    import dysts.flows
-    from dysts.base import DynSysDelay
     from scipy.integrate import solve_ivp
+
+    from data_gen._dysts import dysts
 
     if not 0 <= transient_fraction < 1:
         raise ValueError(f"transient_fraction must be in [0, 1), got {transient_fraction}")
@@ -85,9 +94,9 @@ def integrate_dysts(
     for name in names:
         cls = getattr(dysts.flows, name, None)
         if not isinstance(cls, type):
-            raise ValueError(f"unknown dysts flow {name!r}; see dysts.systems.get_attractor_list()")
+            raise ValueError(f"unknown dysts flow {name!r}{_nearest_flow_hint(name)}")
         system = cls()
-        if isinstance(system, DynSysDelay):
+        if isinstance(system, dysts.base.DynSysDelay):
             raise ValueError(f"{name} is a delay equation; solve_ivp cannot integrate it")
         dt = float(system.period) / points_per_period
         n_total = int(np.ceil(n_points / (1 - transient_fraction)))

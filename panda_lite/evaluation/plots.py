@@ -26,37 +26,48 @@ def plot_forecast(
     truth: np.ndarray | None = None,
     title: str = "",
     channel_names: list[str] | None = None,
-    context_shown: int = 256,
+    context_shown: int | None = None,
 ) -> None:
     """Forecast vs truth, one panel per channel (first MAX_CHANNELS channels).
 
+    The truth is drawn dashed on top of the semi-transparent forecasts, so it stays visible
+    where they follow it, and the legend sits to the right of the panels.
+
     Args:
         path: output PNG.
-        context: (T, C) context; its last `context_shown` steps are drawn.
+        context: (T, C) context.
         forecasts: method -> (H, C) forecast following the context.
         truth: optional (H', C) true continuation (any length).
         title: figure title.
         channel_names: C labels (default x0, x1, ...).
+        context_shown: draw only the context's last steps (default: all of it; the x label
+            says so when it is cut).
     """
     n_ch = min(context.shape[1], MAX_CHANNELS)
     names = channel_names or [f"x{j}" for j in range(context.shape[1])]
-    fig = _figure(10, 1.8 * n_ch + 0.6)
+    fig = _figure(11, 1.8 * n_ch + 0.6)
     axes = fig.subplots(n_ch, 1, sharex=True, squeeze=False)[:, 0]
-    shown = context[-context_shown:]
+    shown = context if context_shown is None else context[-context_shown:]
     t_ctx = np.arange(-len(shown), 0)
     for j, ax in enumerate(axes):
         ax.plot(t_ctx, shown[:, j], color="0.3", lw=1.0, label="context")
+        for i, (name, pred) in enumerate(forecasts.items()):
+            ax.plot(np.arange(len(pred)), pred[:, j], color=f"C{i}", lw=1.4, alpha=0.7, label=name)
         if truth is not None:
-            ax.plot(np.arange(len(truth)), truth[:, j], color="k", lw=1.4, label="truth")
-        for name, pred in forecasts.items():
-            ax.plot(np.arange(len(pred)), pred[:, j], lw=1.0, label=name)
+            ax.plot(np.arange(len(truth)), truth[:, j], color="k", lw=1.2, ls="--", zorder=3, label="truth")
         ax.axvline(0, color="0.6", ls=":", lw=0.8)
         ax.set_ylabel(names[j])
-    axes[-1].set_xlabel("steps after the end of the context")
-    axes[0].legend(loc="upper left", fontsize=7, ncol=4)
+    axes[-1].set_xlabel(_time_label(len(shown), len(context)))
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
     if title:
         fig.suptitle(title)
     atomic_savefig(fig, path)
+
+
+def _time_label(shown: int, total: int) -> str:
+    """The x label of `plot_forecast`, naming a cut context."""
+    label = "steps after the end of the context"
+    return label if shown == total else f"{label} (last {shown} of {total} context steps shown)"
 
 
 def plot_attractors(path: str, truth: np.ndarray, forecasts: dict[str, np.ndarray], title: str = "") -> None:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from ..io import atomic_write_text, write_csv
+from ..text import plural
 from . import plots
 from .harness import LONG_METRICS, POINT_METRICS, EvalResult
 
@@ -92,7 +93,8 @@ def write_report(
     parts = [
         f"# {title}",
         "",
-        f"{n_systems} systems, {cfg.windows_per_trajectory} windows per trajectory (seed {cfg.seed}), "
+        f"{plural(n_systems, 'system')}, {plural(cfg.windows_per_trajectory, 'window')} per trajectory "
+        f"(seed {cfg.seed}), "
         f"context {cfg.context_length}. Point metrics are on values z-scored by each window's context "
         f"(per-channel mean and std), scored on the first H steps; cells are median ± semi-IQR over "
         f"systems (each system's value is the mean over its windows); sMAPE also has its mean over systems. "

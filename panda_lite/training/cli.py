@@ -73,6 +73,11 @@ def train(argv: list[str]) -> dict[str, Any]:
 
     args = train_parser().parse_args(argv)
     config = load_config(args.config, args.overrides)
+    if not config.data.corpus:
+        raise ValueError(
+            f"no corpus set: config {args.config!r} has no data.corpus; give data.corpus=PATH, "
+            "a data_gen corpus root with a train/ folder"
+        )
     accelerator = make_accelerator(config)
     run_id = open_run(accelerator, config.output_dir, resume=args.resume, overwrite=args.overwrite)
     model = build_model(config)
@@ -107,7 +112,7 @@ def finetune(argv: list[str]) -> dict[str, Any]:
     fine-tuned validation errors."""
     from .state import open_run
     from .trainer import Trainer, build_model, make_accelerator, validation_errors
-    from .user_data import user_run_data
+    from .user_data import min_context, user_run_data
 
     args = finetune_parser().parse_args(argv)
     config = load_config(
@@ -134,7 +139,8 @@ def finetune(argv: list[str]) -> dict[str, Any]:
     )
     if context < model.config.context_length:
         accelerator.print(
-            f"series are short: using a context of {context} steps (model: {model.config.context_length})"
+            f"series are short: using a context of {context} steps (model: {model.config.context_length}; "
+            f"the least fine-tuning uses: {min_context(model.config.context_length, model.config.patch_length)})"
         )
     trainer = Trainer(config, accelerator, model, data, run_id)
     zero_shot = validation_errors(trainer)
@@ -152,7 +158,7 @@ def main(command: str, argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         (train if command == "train" else finetune)(argv)
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:  # FileNotFoundError: an unknown checkpoint
         print(f"panda-lite {command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -1,13 +1,16 @@
 """Training configuration: a YAML file -> nested dataclasses, with `key=value` overrides.
 
 Overrides use dotted keys for nested sections (`optim.learning_rate=3e-4`, `model.d_model=64`)
-and values are parsed as YAML scalars (`true`, `1e-3`, `null`, `[2, 3]`). Unknown keys and
-values of the wrong type are rejected with a message naming the key.
+and values are parsed as YAML scalars (`true`, `1e-3`, `null`, `[2, 3]`). Unknown keys (in every
+section; `model.*` keys are PandaLiteConfig arguments) are rejected by name with the nearest
+known key suggested, and values of the wrong type with a message naming the key.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import inspect
 import re
 import types
 import typing
@@ -108,6 +111,27 @@ def _check(ok: bool, key: str, message: str) -> None:
         raise ValueError(f"config key {key!r}: {message}")
 
 
+def model_keys() -> list[str]:
+    """The `model.*` keys: PandaLiteConfig's keyword arguments."""
+    from ..configuration_panda_lite import PandaLiteConfig
+
+    parameters = inspect.signature(PandaLiteConfig.__init__).parameters.values()
+    return [p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _check_keys(values: dict, known: list[str], prefix: str) -> None:
+    """Raises ValueError naming the first unknown key of a section and the nearest known one."""
+    unknown = sorted(set(values) - set(known))
+    if not unknown:
+        return
+    close = difflib.get_close_matches(unknown[0], known, n=1)
+    hint = f"; did you mean {prefix + close[0]!r}?" if close else ""
+    raise ValueError(
+        f"unknown config key(s) {[prefix + k for k in unknown]}{hint} "
+        f"(known keys in section {prefix.rstrip('.') or '<root>'!r}: {', '.join(sorted(known))})"
+    )
+
+
 def validate(config: TrainConfig) -> None:
     """Raises ValueError for values no run can use, naming the key and what is expected."""
     positive = [
@@ -150,10 +174,12 @@ def validate(config: TrainConfig) -> None:
         "early_stopping_patience",
         "must be > 0 or null",
     )
+    _check_keys(config.model, model_keys(), "model.")
     if config.pipeline:
         from ..pipeline import PipelineConfig
 
         try:
+            _check_keys(config.pipeline, [f.name for f in dataclasses.fields(PipelineConfig)], "pipeline.")
             PipelineConfig(**config.pipeline)
         except (TypeError, ValueError) as error:
             raise ValueError(f"config key 'pipeline': {error}") from None
@@ -206,11 +232,7 @@ def _build(cls: type, values: dict, prefix: str) -> Any:
         raise ValueError(f"config section {prefix.rstrip('.') or '<root>'!r} must be a mapping, got {values!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ValueError(
-            f"unknown config key(s) {[prefix + k for k in unknown]}; known keys in this section: {sorted(fields)}"
-        )
+    _check_keys(values, list(fields), prefix)
     kwargs = {}
     for name, value in values.items():
         hint = hints[name]

@@ -14,7 +14,6 @@ Partially missing steps are filled by linear interpolation in time.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import datasets
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..io import check_values, read_series
+from ..text import plural, plural_range
 from .windows import VALIDATION_STREAM, Augmentations, RunData, WindowSampler
 
 FILE_TYPES = (".csv", ".txt", ".npy", ".parquet")
@@ -121,6 +121,29 @@ def read_user_data(path: str | Path) -> list[tuple[str, np.ndarray]]:
     return [item for file in files for item in read_file(file)]
 
 
+MIN_CONTEXT_PATCHES = 4  # the shortest fine-tuning context, in patches (64 steps for patch_length 16)
+
+
+def min_context(context_length: int, patch_length: int) -> int:
+    """The shortest context fine-tuning shrinks to for short series."""
+    return min(context_length, MIN_CONTEXT_PATCHES * patch_length)
+
+
+def _split_point(length: int, horizon: int, validation_fraction: float) -> int:
+    """Where a series splits: at (1 - validation_fraction) of it, or earlier so that the
+    validation part holds one horizon."""
+    return min(int(length * (1 - validation_fraction)), length - horizon)
+
+
+def min_series_length(shortest_context: int, horizon: int, validation_fraction: float) -> int:
+    """The fewest time steps a series needs: a window of the shortest context plus a horizon
+    before the split, and a horizon after it."""
+    length = shortest_context + 2 * horizon
+    while _split_point(length, horizon, validation_fraction) - horizon < shortest_context:
+        length += 1
+    return length
+
+
 def split_by_time(
     series: list[tuple[str, np.ndarray]],
     context_length: int,
@@ -128,12 +151,13 @@ def split_by_time(
     patch_length: int,
     validation_fraction: float,
 ) -> tuple[SeriesList, SeriesList, int]:
-    """Splits every series at (1 - validation_fraction) of its length.
+    """Splits every series at (1 - validation_fraction) of its length, or earlier where the
+    last part would be shorter than one horizon.
 
     Training windows lie in the first part; validation windows forecast into the last part
     from a context that may reach back into the first. The context is the model's
-    context_length or, for short series, the longest that fits every series (left-padded
-    by the model).
+    context_length or, for short series, the longest that fits every series, down to
+    `min_context` (MIN_CONTEXT_PATCHES patches; the model left-pads it).
 
     Returns:
         (train store, validation store, context length used).
@@ -142,18 +166,17 @@ def split_by_time(
     if len(channels) > 1:
         counts = {name: a.shape[1] for name, a in series}
         raise ValueError(f"series have different channel counts {counts}; fine-tune on series with equal counts")
-    needed = max(
-        math.ceil((patch_length + horizon) / (1 - validation_fraction)), math.ceil(horizon / validation_fraction)
-    )
-    splits = []
+    shortest = min_context(context_length, patch_length)
+    needed = min_series_length(shortest, horizon, validation_fraction)
     for name, values in series:
-        split = int(len(values) * (1 - validation_fraction))
-        if split - horizon < patch_length or len(values) - split < horizon:
+        if len(values) < needed:
             raise ValueError(
-                f"{name}: {len(values)} time steps is too short; fine-tuning with prediction_length "
-                f"{horizon} and validation_fraction {validation_fraction} needs at least {needed}"
+                f"{name}: {len(values)} time steps is too short; fine-tuning needs at least {needed}: a context "
+                f"of at least {shortest} steps ({MIN_CONTEXT_PATCHES} patches of {patch_length}) and "
+                f"prediction_length {horizon} to train on, then validation_fraction {validation_fraction} "
+                f"of the series, at least {horizon} steps, to validate on"
             )
-        splits.append(split)
+    splits = [_split_point(len(values), horizon, validation_fraction) for _, values in series]
     context = min(context_length, *(split - horizon for split in splits))
     names = [name for name, _ in series]
     train = SeriesList([a[:split] for (_, a), split in zip(series, splits)], names)
@@ -177,9 +200,11 @@ def user_run_data(
     train, validation, context = split_by_time(series, context_length, horizon, patch_length, validation_fraction)
     lengths = [len(a) for _, a in series]
     description = (
-        f"Fine-tuned on user data `{path}`: {len(series)} series of {series[0][1].shape[1]} channel(s), "
-        f"{min(lengths)}-{max(lengths)} steps; split by time, the last {validation_fraction:.0%} of every "
-        f"series for validation; windows of {context} + {horizon} steps, all channels, no augmentation."
+        f"Fine-tuned on user data `{path}`: {plural(len(series), 'series', 'series')} of "
+        f"{plural(series[0][1].shape[1], 'channel')}, {plural_range(min(lengths), max(lengths), 'step')}; "
+        f"split by time, the last {validation_fraction:.0%} of every "
+        f"series (at least {horizon} steps) for validation; windows of {context} + {horizon} steps, all "
+        "channels, no augmentation."
     )
     data = RunData(
         train=WindowSampler(train, context, horizon, None, Augmentations(), seed, rank),

@@ -2,8 +2,11 @@
 and scripts/evaluate.py."""
 
 import csv
+import json
+import os
 import re
 import runpy
+import shutil
 import subprocess
 import sys
 import time
@@ -72,6 +75,10 @@ def test_forecast_npy_matches_pipeline(tiny_checkpoint, tmp_path):
     expected = PandaLitePipeline.from_pretrained(tiny_checkpoint).predict(data, 40).numpy()
     assert names == ["x0", "x1"]
     np.testing.assert_allclose(written, expected, rtol=1e-5, atol=1e-6)
+    # Shortest round-trip reprs of the float64 forecast: exact, and no float32 noise digits.
+    assert np.array_equal(written, expected)
+    first = (tmp_path / "out" / "forecast.csv").read_text().splitlines()[1].split(",")
+    assert first == [repr(float(v)) for v in expected[0]]
 
 
 @pytest.mark.parametrize(
@@ -237,3 +244,155 @@ def test_version_and_help_answer_without_loading_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False", "building the CLI imported torch"
     assert time.perf_counter() - started < 30  # generous: the measured figure is in BENCHMARKS.md
+
+
+# --- clear messages for bad outputs, inputs and checkpoints (issue 17) ---------------------
+
+
+def deny(monkeypatch, path, mode):
+    """os.access answers False for `mode` on `path` (as chmod would for a non-root user)."""
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, m, **kw: False if (str(p) == str(path) and m & mode) else real(p, m))
+
+
+def test_forecast_bad_output_folder_is_reported_before_the_forecast(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    import panda_lite.cli as cli
+
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a: pytest.fail("the checkpoint was loaded"))
+    path = write_csv(tmp_path / "traj.csv", sines(100))
+    (tmp_path / "afile").write_text("x")
+    for out, message in (("afile", "output folder is a file"), ("afile/sub", "lies under .*afile, which is a file")):
+        code = main(
+            ["forecast", "--checkpoint", str(tiny_checkpoint), "--input", str(path)]
+            + ["--horizon", "8", "--out", str(tmp_path / out)]
+        )
+        err = capsys.readouterr().err
+        assert code == 2 and str(tmp_path / out) in err and re.search(message, err), err
+    (tmp_path / "locked").mkdir()
+    deny(monkeypatch, tmp_path / "locked", os.W_OK)
+    code = main(
+        ["forecast", "--checkpoint", str(tiny_checkpoint), "--input", str(path)]
+        + ["--horizon", "8", "--out", str(tmp_path / "locked" / "out")]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "permission denied: cannot write to" in err and "locked" in err, err
+
+
+def test_forecast_unreadable_input_and_folder_without_series(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    path = write_csv(tmp_path / "secret.csv", sines(100))
+    deny(monkeypatch, path, os.R_OK)
+    assert forecast(tiny_checkpoint, tmp_path, path) == 2
+    assert f"{path}: permission denied (the file is not readable)" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "empty") == 2
+    assert "empty: a folder without .csv, .txt, .npy files" in capsys.readouterr().err
+    assert forecast(tiny_checkpoint, tmp_path, write_csv(tmp_path / "t.csv", sines(100)), "--truth", tmp_path) == 2
+    assert f"{tmp_path}: is a folder, not a file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ("list", "must be a JSON object of PandaLiteConfig settings, got a list"),
+        ("null", "must be a JSON object of PandaLiteConfig settings, got a NoneType"),
+        ("broken", "not a readable JSON file"),
+        ("d_model=[32]", "d_model: must be a positive integer, got \\[32\\]"),
+        ("d_model=64", "model.safetensors: tensor\\(s\\) of another shape than its config.json"),
+    ],
+)
+def test_forecast_bad_checkpoint_config_names_the_file(tiny_checkpoint, tmp_path, capsys, config, message):
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, checkpoint)
+    values = json.loads((checkpoint / "config.json").read_text())
+    if config == "broken":
+        text = "{oops"
+    elif "=" in config:
+        key, value = config.split("=")
+        text = json.dumps({**values, key: json.loads(value)})
+    else:
+        text = json.dumps([values] if config == "list" else None)
+    (checkpoint / "config.json").write_text(text)
+    assert forecast(checkpoint, tmp_path, write_csv(tmp_path / "t.csv", sines(100))) == 2
+    err = capsys.readouterr().err
+    assert str(checkpoint) in err and re.search(message, err), err
+    if "safetensors" not in message:
+        assert str(checkpoint / "config.json") in err
+
+
+# --- files and formats (issue 17) ---------------------------------------------------------
+
+
+def test_forecast_drops_a_time_column_and_picks_columns(tiny_checkpoint, tmp_path, capsys):
+    data = sines(200)
+    t = (np.arange(200) * 0.05).round(6)
+    rows = np.column_stack([t, data.round(6)])
+    path = tmp_path / "timed.csv"
+    path.write_text("t;x;y;z\n" + "\n".join(";".join(map(repr, row)) for row in rows.tolist()) + "\n")
+    assert forecast(tiny_checkpoint, tmp_path, path) == 0
+    with open(tmp_path / "out" / "forecast.csv") as f:
+        assert next(csv.reader(f)) == ["x", "y", "z"]
+    assert forecast(tiny_checkpoint, tmp_path, path, "--columns", "z,x") == 0
+    with open(tmp_path / "out" / "forecast.csv") as f:
+        assert next(csv.reader(f)) == ["z", "x"]
+    capsys.readouterr()
+    assert forecast(tiny_checkpoint, tmp_path, path, "--columns", "x,w") == 2
+    assert "no column(s) 'w'" in capsys.readouterr().err
+    uneven = np.delete(rows, 50, axis=0)  # a missing row
+    path.write_text("time\tx\ty\tz\n" + "\n".join("\t".join(map(repr, r)) for r in uneven.tolist()))
+    assert forecast(tiny_checkpoint, tmp_path, path) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: time column 'time': uneven time steps" in err and "data rows 50-51 (0.1)" in err, err
+
+
+def test_forecast_context_length_uses_the_most_recent_steps(tiny_checkpoint, tmp_path, capsys):
+    from panda_lite import PandaLitePipeline
+
+    data = sines(200, channels=2)
+    np.save(tmp_path / "traj.npy", data)
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "traj.npy", "--context-length", "64") == 0
+    assert "64 context steps" in capsys.readouterr().out
+    written, _ = read_series(str(tmp_path / "out" / "forecast.csv"))
+    expected = PandaLitePipeline.from_pretrained(tiny_checkpoint).predict(data[-64:], 40).numpy()
+    np.testing.assert_allclose(written, expected, rtol=1e-5, atol=1e-6)
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "traj.npy", "--context-length", "4") == 2
+    assert "--context-length must be in [16, 128]" in capsys.readouterr().err
+
+
+def test_forecast_a_folder_and_a_glob_into_one_output_folder(tiny_checkpoint, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    write_csv(tmp_path / "in" / "a.csv", sines(100), header=["x", "y", "z"])
+    np.save(tmp_path / "in" / "b.npy", sines(120, channels=2))
+    (tmp_path / "in" / "notes.md").write_text("not a series")
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "in") == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["a_forecast.csv", "a_forecast.png", "b_forecast.csv", "b_forecast.png"]
+    assert "forecast: 100%" in capsys.readouterr().err  # the progress bar
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "in" / "*.npy") == 0
+    assert "b_forecast.csv" in capsys.readouterr().out
+    assert forecast(tiny_checkpoint, tmp_path, tmp_path / "in" / "*.parquet") == 2
+    assert "no file matches this pattern" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_a_checkpoint_label_that_is_a_baseline_name(tiny_checkpoint, tmp_path, capsys):
+    # Before: a checkpoint folder called "nvar" was silently replaced by the NVAR baseline.
+    import shutil
+
+    shutil.copytree(tiny_checkpoint, tmp_path / "nvar")
+    assert (
+        main(["evaluate", "--checkpoint", str(tmp_path / "nvar"), "--systems", "Lorenz", "--out", str(tmp_path)]) == 2
+    )
+    assert "checkpoint label(s) ['nvar'] are baseline names" in capsys.readouterr().err
+
+
+def test_verbose_shows_the_loading_bar_that_is_otherwise_hidden(tiny_checkpoint, tmp_path, capsys):
+    from transformers.utils import logging
+
+    data = write_csv(tmp_path / "traj.csv", sines(200))
+    try:
+        assert forecast(tiny_checkpoint, tmp_path, data) == 0
+        assert "Loading weights" not in capsys.readouterr().err
+        args = ["--verbose", "forecast", "--checkpoint", str(tiny_checkpoint), "--input", str(data)]
+        assert main([*args, "--horizon", "8", "--out", str(tmp_path / "verbose")]) == 0
+        assert "Loading weights" in capsys.readouterr().err
+    finally:
+        logging.set_verbosity_warning()

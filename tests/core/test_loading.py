@@ -2,6 +2,7 @@
 and names that can only be local paths or typos of a bundled name (never sent to the Hub)."""
 
 import json
+import logging
 import re
 import shutil
 import time
@@ -12,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel
+from transformers.utils import logging as hf_logging
 from util import SMALL, series, small_model
 
 from panda_lite import PandaLiteConfig, PandaLiteForPretraining, PandaLiteModel, PandaLitePipeline
@@ -185,6 +187,43 @@ def test_the_cli_reports_a_broken_checkpoint(tiny_checkpoint, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "cannot load checkpoint" in err and "head.projection.bias (32,) (the model's: (16,))" in err
+
+
+# Quiet loading (issue 17)
+
+
+@pytest.fixture
+def load_log():
+    """Messages that transformers' loading code logs (its load report among them)."""
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("transformers.modeling_utils")
+    logger.addHandler(handler)
+    yield messages
+    logger.removeHandler(handler)
+
+
+def test_loading_shows_no_progress_bar_or_load_report(tiny_checkpoint, tmp_path, capfd, load_log):
+    np.save(tmp_path / "context.npy", series(200))
+    argv = ["forecast", "--checkpoint", str(tiny_checkpoint), "--input", str(tmp_path / "context.npy")]
+    assert main([*argv, "--horizon", "8", "--out", str(tmp_path / "out")]) == 0
+    PandaLiteForPretraining.from_pretrained(tiny_checkpoint)  # a partial load: transformers reports it
+    list(hf_logging.tqdm(range(2), desc="a bar after the load"))  # transformers' bars are left on
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "a bar after the load" in err
+    assert not any("LOAD REPORT" in message for message in load_log)
+
+
+def test_transformers_info_verbosity_shows_the_bar_and_report(tiny_checkpoint, capfd, load_log):
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_info()
+    try:
+        PandaLiteForPretraining.from_pretrained(tiny_checkpoint)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    assert "Loading weights" in capfd.readouterr().err
+    assert any("PandaLiteForPretraining LOAD REPORT" in message for message in load_log)
 
 
 # Devices (item 9)

@@ -183,8 +183,13 @@ def test_cli_runs_one_shard_and_validates(tmp_path, capsys):
         "--no-progress",
     ]
     assert cli.main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"1 shard of the train split in {tmp_path / 'train'}"
+    assert lines[1] == "  0 systems: 0 founders + 0 evolved"  # shard 1 of 2 has no quota and no founder
+    assert cli.main([*args, "--json"]) == 0  # the finished shard is kept; its counts come as JSON
     summary = json.loads(capsys.readouterr().out)
     assert summary["shards"] == 1 and "systems_per_cpu_minute" in summary
+    assert summary["folder"] == str(tmp_path / "train") and summary["evolved_requested"] == 0
     assert shard_paths(tmp_path, "train", 1, 2)[1].exists() and not shard_paths(tmp_path, "train", 0, 2)[0].exists()
     with pytest.raises(SystemExit):
         cli.main(["--out", str(tmp_path), "--num-systems", "1", "--points-per-period", "64", "32"])

@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -39,6 +40,15 @@ def test_integrate_dysts(two_systems):
         integrate_dysts(["NotASystem"])
     with pytest.raises(ValueError, match="delay"):
         integrate_dysts(["MackeyGlass"])
+
+
+@pytest.mark.parametrize(
+    "name, hint",
+    [("Lorentz", "did you mean 'Lorenz'?"), ("rossler", "did you mean 'Rossler'?"), ("Zzyzx", "get_attractor_list")],
+)
+def test_an_unknown_dysts_flow_gets_the_nearest_name(name, hint):
+    with pytest.raises(ValueError, match=f"unknown dysts flow '{name}'; .*{re.escape(hint)}"):
+        integrate_dysts([name])
 
 
 def test_window_starts_seeded_distinct_in_bounds():

@@ -2,6 +2,7 @@
 
 import shutil
 
+import huggingface_hub
 import pytest
 from util import load_script
 
@@ -26,9 +27,42 @@ def folder(tmp_path, tiny_checkpoint):
     return target
 
 
-def test_a_complete_folder_passes_the_dry_run(folder, capsys):
+def test_the_dry_run_prints_exactly_the_files_and_the_card_metadata(folder, capsys):
+    (folder / "notes.txt").write_text("not for the Hub")
     assert main([str(folder), "--repo-id", "org/tiny", "--dry-run"]) == 0
-    assert "ready to publish" in capsys.readouterr().out
+    sizes = {name: (folder / name).stat().st_size for name in ("config.json", "model.safetensors", "README.md")}
+    assert capsys.readouterr().out.splitlines() == [
+        f"would upload {folder} to org/tiny (public, revision main):",
+        *(f"  {name} ({size} bytes)" for name, size in sizes.items()),
+        "not uploaded: notes.txt",
+        "card metadata (README.md):",
+        "  license: apache-2.0",
+        "  library_name: panda_lite",
+        "  pipeline_tag: time-series-forecasting",
+    ]
+
+
+def test_the_upload_sends_the_files_the_dry_run_names(folder, monkeypatch, capsys):
+    """With the Hub client replaced by a recorder: nothing reaches the network."""
+    (folder / "pipeline_config.json").write_text('{"expert": "off", "nvar_delays": 2}')
+    calls = {}
+
+    class RecordingApi:
+        def create_repo(self, repo_id, **kwargs):
+            calls["create_repo"] = repo_id, kwargs
+
+        def upload_folder(self, **kwargs):
+            calls["upload_folder"] = kwargs
+            return "https://huggingface.co/org/tiny/commit/0"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    assert main([str(folder), "--repo-id", "org/tiny", "--private"]) == 0
+    assert calls["create_repo"] == ("org/tiny", {"repo_type": "model", "private": True, "exist_ok": True})
+    sent = calls["upload_folder"]["allow_patterns"]
+    assert sent == ["config.json", "model.safetensors", "README.md", "pipeline_config.json"]
+    capsys.readouterr()
+    assert main([str(folder), "--repo-id", "org/tiny", "--dry-run"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:5]] == sent
 
 
 @pytest.mark.parametrize(

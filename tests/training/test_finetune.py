@@ -76,7 +76,8 @@ def test_bad_parquet_and_ragged_trajectories_are_named(tmp_path):
 
 def test_too_short_series_and_mixed_channel_counts_are_rejected():
     long, short = np.zeros((400, 3), np.float32), np.zeros((40, 3), np.float32)
-    with pytest.raises(ValueError, match=r"short.csv: 40 time steps is too short.*needs at least 160"):
+    too_short = r"short.csv: 40 time steps is too short; fine-tuning needs at least 128: a context of at least 64"
+    with pytest.raises(ValueError, match=too_short):
         split_by_time([("long.csv", long), ("short.csv", short)], 128, 32, 16, 0.2)
     with pytest.raises(ValueError, match="different channel counts"):
         split_by_time([("a", long), ("b", np.zeros((400, 2), np.float32))], 128, 32, 16, 0.2)
@@ -142,3 +143,21 @@ def test_finetuning_on_a_csv_improves_error_on_that_family(tmp_path, tiny_checkp
     assert yaml.safe_load(card.split("---\n")[1])["base_model"] == str(tiny_checkpoint)
     assert "panda-lite finetune --base" in card
     assert torch.isfinite(torch.tensor(summary["validation_loss"]))
+
+
+def test_finetuning_shrinks_its_context_for_short_series_and_names_the_minimum(tmp_path, tiny_checkpoint, capsys):
+    from panda_lite.cli import main
+
+    # 150 steps: the last 20% (30) is shorter than prediction_length 32; before, "needs at least 160".
+    csv = write_csv(tmp_path / "short.csv", lorenz_series([1.0, 1.0, 25.0], steps=150))
+    argv = ["finetune", "--base", str(tiny_checkpoint), "--data", str(csv), "--output", str(tmp_path / "run")]
+    quick = ["max_steps=2", "batch_size=4", "eval_every=1", "tracker=none", "num_threads=1"]
+    assert main([*argv, *quick]) == 0
+    assert "using a context of 86 steps (model: 128; the least fine-tuning uses: 64)" in capsys.readouterr().out
+    reset_accelerate()
+    csv = write_csv(tmp_path / "tiny.csv", lorenz_series([1.0, 1.0, 25.0], steps=100))
+    argv[4], argv[6] = str(csv), str(tmp_path / "run2")
+    assert main([*argv, *quick]) == 2
+    err = capsys.readouterr().err
+    assert "tiny.csv: 100 time steps is too short; fine-tuning needs at least 128" in err
+    assert "a context of at least 64 steps (4 patches of 16)" in err

@@ -63,7 +63,15 @@ def test_config_overrides_are_typed_and_nested():
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("optim.learnig_rate=1", "unknown config key"),
+        (
+            "optim.learnig_rate=1",
+            r"unknown config key\(s\) \['optim.learnig_rate'\]; did you mean 'optim.learning_rate'",
+        ),
+        ("optim.lr=1", r"unknown config key\(s\) \['optim.lr'\] \(known keys in section 'optim': beta1"),
+        ("model.d_modle=32", r"\['model.d_modle'\]; did you mean 'model.d_model'\?"),
+        ("pipeline.expertt=off", r"\['pipeline.expertt'\]; did you mean 'pipeline.expert'\?"),
+        ("data.corpsu=x", r"did you mean 'data.corpus'\?"),
+        ("learning_rate=1", r"\['learning_rate'\] \(known keys in section '<root>'"),
         ("batch_size=abc", "batch_size"),
         ("batch_size=0", "positive"),
         ("mixed_precision=fp8", "mixed_precision"),
@@ -78,6 +86,20 @@ def test_config_overrides_are_typed_and_nested():
 def test_config_rejects_bad_values(override, message):
     with pytest.raises(ValueError, match=message):
         load_config(TINY, override.split())
+
+
+def test_train_cli_refuses_unknown_keys_and_a_missing_corpus(tmp_path, capsys):
+    from panda_lite.cli import main as panda_lite
+
+    output = f"output_dir={tmp_path / 'run'}"
+    assert panda_lite(["train", "--config", TINY, output, "model.d_modle=32"]) == 2
+    assert "['model.d_modle']; did you mean 'model.d_model'?" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything is written
+    config = tmp_path / "no_corpus.yaml"
+    config.write_text("max_steps: 2\n")
+    assert panda_lite(["train", "--config", str(config), output]) == 2
+    err = capsys.readouterr().err
+    assert "panda-lite train: error: no corpus set" in err and "data.corpus=PATH" in err
 
 
 def test_lr_schedule_warms_up_then_decays_to_floor():
