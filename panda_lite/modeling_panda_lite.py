@@ -17,23 +17,29 @@ Horizons beyond H are `PandaLiteModel.rollout`: chunks of H fed back on a slidin
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
-from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, ModelOutput, cached_file
+from transformers.utils import CONFIG_NAME, ModelOutput
 
+from .checkpoint_checks import (
+    WEIGHTS_FILES,
+    checkpoint_file,
+    non_finite_tensors,
+    quiet_loading,
+    unfit_tensors,
+    unreadable_file,
+)
 from .configuration_panda_lite import PandaLiteConfig
 from .parroting import parrot_continuations
 
@@ -332,51 +338,7 @@ class PandaLiteHead(nn.Module):
         return rearrange(forecast, "(b c) h -> b c h", b=hidden.shape[0])
 
 
-SHARED_PREFIX = "encoder."  # the tensors PandaLiteModel and PandaLiteForPretraining both have
-WEIGHTS_FILES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME)  # one file, or the index of its shards
-
 _Model = TypeVar("_Model", bound="PandaLitePreTrainedModel")
-
-
-def _names(keys: Iterable[str], limit: int = 6) -> str:
-    """Sorted tensor names for an error message: the first `limit`, then how many more."""
-    ordered = sorted(keys)
-    more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
-    return ", ".join(ordered[:limit]) + more
-
-
-def _checkpoint_file(location: str | os.PathLike | None, names: tuple[str, ...], hub_kwargs: dict[str, Any]) -> str:
-    """The local path of the first of `names` that a loaded checkpoint has (its files are on
-    disk by now, so this never asks the Hub), for error messages; else the location itself."""
-    if location is None:  # weights from a `state_dict` argument
-        return "the state_dict"
-    for name in names:
-        path = cached_file(
-            location,
-            name,
-            local_files_only=True,
-            _raise_exceptions_for_missing_entries=False,
-            _raise_exceptions_for_connection_errors=False,
-            **hub_kwargs,
-        )
-        if path is not None:
-            return path
-    return str(location)
-
-
-def _unreadable_file(weights: str) -> str:
-    """The safetensors file that cannot be opened: `weights` itself, or for a shard index the
-    first shard that does not open."""
-    if not weights.endswith(SAFE_WEIGHTS_INDEX_NAME):
-        return weights
-    folder = Path(weights).parent
-    for shard in sorted(set(json.loads(Path(weights).read_text())["weight_map"].values())):
-        try:
-            with safe_open(str(folder / shard), framework="pt"):
-                pass
-        except SafetensorError:
-            return str(folder / shard)
-    return weights
 
 
 class PandaLitePreTrainedModel(PreTrainedModel):
@@ -417,88 +379,33 @@ class PandaLitePreTrainedModel(PreTrainedModel):
         hub_kwargs: dict[str, Any] = {
             key: kwargs[key] for key in ("cache_dir", "revision", "subfolder", "token") if key in kwargs
         }
-        import logging
-
-        from transformers.utils import logging as hf_logging
-
-        # Quiet unless asked (transformers.logging.set_verbosity_info()): no "Loading weights" bar
-        # and no load report, whose content is an error below or, for a partial load, the loading
-        # info. Both switches are restored afterwards; download bars from the Hub are kept.
-        quiet = hf_logging.get_verbosity() > hf_logging.INFO
-        report_logger = logging.getLogger("transformers.modeling_utils")
-
-        def without_report(record: logging.LogRecord) -> bool:
-            return "LOAD REPORT" not in record.getMessage()
-
-        if quiet:
-            report_logger.addFilter(without_report)
-            previous_hook = hf_logging.set_tqdm_hook(lambda bar, args, kw: bar(*args, **{**kw, "disable": True}))
         try:
-            loaded: Any = super().from_pretrained(
-                pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
-            )
+            with quiet_loading():
+                loaded: Any = super().from_pretrained(
+                    pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
+                )
         except SafetensorError as error:
-            weights = _unreadable_file(_checkpoint_file(pretrained_model_name_or_path, WEIGHTS_FILES, hub_kwargs))
+            weights = unreadable_file(checkpoint_file(pretrained_model_name_or_path, WEIGHTS_FILES, hub_kwargs))
             raise OSError(
                 f"{weights}: not a readable safetensors file ({error}); it is truncated or corrupt: "
                 "copy, download or save it again"
             ) from None
-        finally:
-            if quiet:
-                report_logger.removeFilter(without_report)
-                hf_logging.set_tqdm_hook(previous_hook)
         model, info = loaded
         expected_type = cls.config_class.model_type
         if model.config.model_type != expected_type:
-            config_file = _checkpoint_file(pretrained_model_name_or_path, (CONFIG_NAME,), hub_kwargs)
+            config_file = checkpoint_file(pretrained_model_name_or_path, (CONFIG_NAME,), hub_kwargs)
             raise ValueError(
                 f"{config_file}: model_type {model.config.model_type!r}; expected {expected_type!r} "
                 "(a checkpoint saved by a PandaLite model)"
             )
-        problems = [] if partial else model._unfit_tensors(info, strict)
-        problems += model._non_finite_tensors()
+        problems = [] if partial else unfit_tensors(model, info, strict)
+        problems += non_finite_tensors(model)
         if problems:
-            weights = _checkpoint_file(pretrained_model_name_or_path, WEIGHTS_FILES, hub_kwargs)
+            weights = checkpoint_file(pretrained_model_name_or_path, WEIGHTS_FILES, hub_kwargs)
             raise ValueError(f"{weights}: " + "; ".join(problems))
         if return_info:  # transformers' (model, loading info) pair, which its annotation leaves out too
             return model, info  # type: ignore[return-value]
         return model
-
-    def _unfit_tensors(self, info: dict[str, Any], strict: bool | None) -> list[str]:
-        """What in the loaded file does not fit this model exactly: missing, unexpected and
-        mismatched tensors. With `strict` None, a file saved by the other PandaLite class (a
-        pretraining encoder starting a forecaster) is checked on the shared encoder only."""
-        name = type(self).__name__
-        saved_by = self.config.architectures or [name]
-        other_class = name not in saved_by
-        shared_only = strict is None and other_class
-        checked = (lambda key: key.startswith(SHARED_PREFIX)) if shared_only else (lambda key: True)
-        missing = [key for key in info["missing_keys"] if checked(key)]
-        unexpected = [key for key in info["unexpected_keys"] if checked(key)]
-        mismatched = sorted(
-            (key, tuple(file), tuple(model)) for key, file, model in info["mismatched_keys"] if checked(key)
-        )
-        problems = []
-        if missing:
-            problems.append(f"missing tensor(s) {_names(missing)} of {name}")
-        if unexpected:
-            problems.append(f"unexpected tensor(s) {_names(unexpected)}, which {name} does not have")
-        if mismatched:
-            shapes = ", ".join(f"{key} {file} (the model's: {model})" for key, file, model in mismatched)
-            problems.append(f"tensor(s) of another shape than its config.json gives: {shapes}")
-        if problems:
-            origin = f" (this checkpoint was saved by a {', '.join(saved_by)})" if other_class else ""
-            problems.append(f"expected exactly the tensors of a {name} with its config.json{origin}")
-        return problems
-
-    def _non_finite_tensors(self) -> list[str]:
-        """The problem of NaN or inf weights (a diverged run or a corrupt file), if any."""
-        bad = [
-            key
-            for key, tensor in self.state_dict().items()
-            if tensor.is_floating_point() and not tensor.isfinite().all()
-        ]
-        return [f"tensor(s) {_names(bad)} hold NaN or inf values; expected finite weights"] if bad else []
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
