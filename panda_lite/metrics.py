@@ -299,3 +299,200 @@ def correlation_dimension_error(pred: np.ndarray, true: np.ndarray, **kwargs) ->
     """
     pred, true = _check_long(pred, true)
     return abs(correlation_dimension(pred, **kwargs) - correlation_dimension(true, **kwargs))
+
+
+# --- Probabilistic scores: ensembles (..., S, H, C) and quantiles (..., H, C, Q) ---------
+
+
+def _check_ensemble(samples: np.ndarray, truth: np.ndarray, min_members: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    samples = np.asarray(samples, dtype=np.float64)
+    truth = np.asarray(truth, dtype=np.float64)
+    if samples.ndim < 3 or truth.ndim < 2 or truth.shape[-2] == 0:
+        raise ValueError(
+            f"expected samples (..., S, H, C) and truth (..., H, C) with H >= 1, got {samples.shape} and {truth.shape}"
+        )
+    if samples.shape[:-3] + samples.shape[-2:] != truth.shape:
+        raise ValueError(f"samples shape {samples.shape} must be (..., S, H, C) for truth shape {truth.shape}")
+    if samples.shape[-3] < min_members:
+        raise ValueError(f"need at least {min_members} ensemble member(s), got S = {samples.shape[-3]}")
+    return samples, truth
+
+
+def _check_quantiles(
+    quantiles: np.ndarray, truth: np.ndarray, levels: np.ndarray | tuple[float, ...] | list[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    quantiles = np.asarray(quantiles, dtype=np.float64)
+    truth = np.asarray(truth, dtype=np.float64)
+    levels = np.asarray(levels, dtype=np.float64)
+    if levels.ndim != 1 or levels.size == 0 or not np.all((levels > 0) & (levels < 1)):
+        raise ValueError(f"quantile levels must be a non-empty 1-D sequence in (0, 1), got {levels.tolist()}")
+    if truth.ndim < 2 or truth.shape[-2] == 0:
+        raise ValueError(f"expected truth of shape (..., H, C) with H >= 1, got {truth.shape}")
+    if quantiles.shape != truth.shape + (levels.size,):
+        raise ValueError(
+            f"quantiles shape {quantiles.shape} must be truth shape {truth.shape} + (Q,) with Q = {levels.size} levels"
+        )
+    return quantiles, truth, levels
+
+
+def crps_ensemble(samples: np.ndarray, truth: np.ndarray, fair: bool = False) -> np.ndarray:
+    """Continuous ranked probability score of an ensemble, in the energy form.
+
+    Per step and channel, with members x_1..x_S and truth y:
+        CRPS = 1/S sum_i |x_i - y| - 1/(2 S^2) sum_{i,j} |x_i - x_j|,
+    the exact CRPS of the ensemble's empirical distribution (one member: |x - y|, so it is
+    the MAE; a perfect ensemble scores 0). `fair=True` divides the pair sum by S (S - 1)
+    instead of S^2: the unbiased ("fair") estimator of the CRPS of the distribution the
+    members are drawn from (needs S >= 2). The pair sum is computed in O(S log S) from the
+    sorted members x_(0) <= ... <= x_(S-1): sum_{i,j} |x_i - x_j| = 2 sum_k (2k - S + 1) x_(k).
+    The result is averaged over steps and channels.
+
+    Args:
+        samples: (..., S, H, C) ensemble members.
+        truth: (..., H, C).
+        fair: use the unbiased S (S - 1) normalisation.
+    Returns:
+        (...) CRPS >= 0 (the fair form can dip below 0 on a single window), in truth units.
+    """
+    samples, truth = _check_ensemble(samples, truth, min_members=2 if fair else 1)
+    n = samples.shape[-3]
+    spread_to_truth = np.abs(samples - truth[..., None, :, :]).mean(axis=-3)
+    weights = (2.0 * np.arange(n) - n + 1.0)[:, None, None]
+    pair_sum = 2.0 * (weights * np.sort(samples, axis=-3)).sum(axis=-3)
+    pair_mean = pair_sum / (n * (n - 1) if fair else n * n)
+    return (spread_to_truth - 0.5 * pair_mean).mean(axis=(-2, -1))
+
+
+def _pinball(quantiles: np.ndarray, truth: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """rho_tau(y - q) = max(tau (y - q), (tau - 1)(y - q)) elementwise -> (..., H, C, Q)."""
+    diff = truth[..., None] - quantiles
+    return np.maximum(levels * diff, (levels - 1.0) * diff)
+
+
+def quantile_loss(
+    quantiles: np.ndarray, truth: np.ndarray, levels: np.ndarray | tuple[float, ...] | list[float]
+) -> np.ndarray:
+    """Mean pinball (quantile) loss over steps, channels and levels.
+
+    QL = 1 / (H C Q) * sum_{t,c,k} rho_k(y_tc - q_tck), rho_k(u) = max(tau_k u, (tau_k - 1) u).
+
+    Args:
+        quantiles: (..., H, C, Q) forecast quantiles at `levels`.
+        truth: (..., H, C).
+        levels: (Q,) quantile levels tau_k in (0, 1).
+    Returns:
+        (...) loss >= 0.
+    """
+    quantiles, truth, levels = _check_quantiles(quantiles, truth, levels)
+    return _pinball(quantiles, truth, levels).mean(axis=(-3, -2, -1))
+
+
+def weighted_quantile_loss(
+    quantiles: np.ndarray, truth: np.ndarray, levels: np.ndarray | tuple[float, ...] | list[float]
+) -> np.ndarray:
+    """Weighted quantile loss of GluonTS / Chronos, averaged over levels.
+
+    WQL = 1/Q sum_k [2 sum_{t,c} rho_k(y_tc - q_tck) / sum_{t,c} |y_tc|]
+        = 2 sum_{t,c} mean_k rho_k(y_tc - q_tck) / sum_{t,c} |y_tc|.
+    The sums run over the last two axes of each window; to score a whole data set in one
+    ratio (as Chronos does), stack its windows along H first. NaN where sum |y| = 0. The
+    denominator makes it scale-free on raw data; on context z-scores it is near-zero-mean
+    data and can be large, so prefer `crps_quantiles` there.
+
+    Args:
+        quantiles: (..., H, C, Q); truth: (..., H, C); levels: (Q,) in (0, 1).
+    Returns:
+        (...) WQL >= 0.
+    """
+    quantiles, truth, levels = _check_quantiles(quantiles, truth, levels)
+    num = 2.0 * _pinball(quantiles, truth, levels).mean(axis=-1).sum(axis=(-2, -1))
+    den = np.abs(truth).sum(axis=(-2, -1))
+    return np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0)
+
+
+def crps_quantiles(
+    quantiles: np.ndarray, truth: np.ndarray, levels: np.ndarray | tuple[float, ...] | list[float]
+) -> np.ndarray:
+    """Quantile-weighted CRPS approximation: CRPS = 2 int_0^1 rho_tau(y - q_tau) dtau ~
+    2 / Q sum_k rho_k(y - q_k) = 2 `quantile_loss`, averaged over steps and channels.
+
+    Accurate when the levels are evenly spaced midpoints (tau_k = (k - 1/2) / Q, e.g.
+    0.05, 0.15, ..., 0.95); Chronos's 0.1, ..., 0.9 omit the tails and read a little low.
+    Shapes as `quantile_loss`; (...) CRPS >= 0.
+    """
+    return 2.0 * quantile_loss(quantiles, truth, levels)
+
+
+def _interval_bounds(
+    quantiles: np.ndarray, truth: np.ndarray, levels: np.ndarray | tuple[float, ...] | list[float], width: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    quantiles, truth, levels = _check_quantiles(quantiles, truth, levels)
+    if not 0.0 < width < 1.0:
+        raise ValueError(f"interval width must be in (0, 1), got {width}")
+    bounds = []
+    for tau in ((1.0 - width) / 2.0, (1.0 + width) / 2.0):
+        hit = np.flatnonzero(np.isclose(levels, tau, rtol=0.0, atol=1e-9))
+        if hit.size == 0:
+            raise ValueError(
+                f"a central {width:g} interval needs quantile level {tau:g}, not among levels {levels.tolist()}"
+            )
+        bounds.append(quantiles[..., hit[0]])
+    return bounds[0], bounds[1], truth
+
+
+def interval_coverage(
+    quantiles: np.ndarray,
+    truth: np.ndarray,
+    levels: np.ndarray | tuple[float, ...] | list[float],
+    width: float = 0.8,
+) -> np.ndarray:
+    """Empirical coverage of the central interval of nominal `width`.
+
+    coverage = 1 / (H C) * sum_{t,c} 1[l_tc <= y_tc <= u_tc], with l, u the quantiles at
+    levels (1 - width) / 2 and (1 + width) / 2 (0.25/0.75 for 0.5, 0.1/0.9 for 0.8), which
+    must be among `levels`. A calibrated forecast covers `width` of the truth on average.
+
+    Args:
+        quantiles: (..., H, C, Q); truth: (..., H, C); levels: (Q,) in (0, 1).
+        width: nominal interval probability in (0, 1).
+    Returns:
+        (...) fraction in [0, 1].
+    """
+    lo, hi, truth = _interval_bounds(quantiles, truth, levels, width)
+    return ((lo <= truth) & (truth <= hi)).mean(axis=(-2, -1))
+
+
+def interval_width(
+    quantiles: np.ndarray,
+    truth: np.ndarray,
+    levels: np.ndarray | tuple[float, ...] | list[float],
+    width: float = 0.8,
+) -> np.ndarray:
+    """Mean width of the central interval of nominal `width` (sharpness):
+    W = 1 / (H C) * sum_{t,c} (u_tc - l_tc), bounds as in `interval_coverage` (truth is
+    used only to check shapes). Shapes as `interval_coverage`; (...) width, in truth units."""
+    lo, hi, _ = _interval_bounds(quantiles, truth, levels, width)
+    return (hi - lo).mean(axis=(-2, -1))
+
+
+def spread_skill(samples: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ensemble spread and ensemble-mean error per lead time (a spread-skill curve).
+
+    With members x_itc (i = 1..S), ensemble mean m_tc and unbiased variance
+    s2_tc = 1/(S - 1) sum_i (x_itc - m_tc)^2:
+        spread_t = sqrt(1/C sum_c s2_tc),  skill_t = sqrt(1/C sum_c (m_tc - y_tc)^2),
+    i.e. the std over members and the RMSE of the mean, both combined over channels as a
+    root mean square so that they are comparable. For a calibrated ensemble, averaged over
+    many windows, mean skill^2 = (1 + 1/S) mean spread^2 (Fortin et al. 2014).
+
+    Args:
+        samples: (..., S, H, C) with S >= 2.
+        truth: (..., H, C).
+    Returns:
+        spread, skill: two (..., H) arrays.
+    """
+    samples, truth = _check_ensemble(samples, truth, min_members=2)
+    mean = samples.mean(axis=-3)
+    spread = np.sqrt(samples.var(axis=-3, ddof=1).mean(axis=-1))
+    skill = np.sqrt(np.square(mean - truth).mean(axis=-1))
+    return spread, skill

@@ -142,3 +142,173 @@ def test_standardize_uses_context_statistics():
     holed = np.array([[0.0, 5.0], [np.nan, 5.0], [2.0, 5.000001]])
     np.testing.assert_allclose(metrics.standardize(np.array([[3.0, 6.0]]), holed, min_std=1e-3)[0, 0], 2.0)
     assert abs(metrics.standardize(np.array([[3.0, 6.0]]), holed, min_std=1e-3)[0, 1] - 1.0) < 1e-5
+
+
+# --- probabilistic scores ---------------------------------------------------------------
+
+
+def members(*values):
+    """(S, 1, 1) ensemble of scalars (one step, one channel)."""
+    return np.array(values, dtype=float)[:, None, None]
+
+
+def gaussian_crps(y):
+    """Closed-form CRPS of N(0, 1) at y: y (2 Phi(y) - 1) + 2 phi(y) - 1 / sqrt(pi)."""
+    phi = math.exp(-0.5 * y * y) / math.sqrt(2 * math.pi)
+    cdf = 0.5 * (1 + math.erf(y / math.sqrt(2)))
+    return y * (2 * cdf - 1) + 2 * phi - 1 / math.sqrt(math.pi)
+
+
+def normal_quantiles(levels):
+    from statistics import NormalDist
+
+    return np.array([NormalDist().inv_cdf(tau) for tau in levels])
+
+
+def test_crps_ensemble_hand_cases():
+    # samples {0, 1}, truth 0.5: E|X - y| = 0.5, E|X - X'| = (0 + 1 + 1 + 0) / 4 = 0.5 -> 0.5 - 0.25
+    assert metrics.crps_ensemble(members(0, 1), col(0.5)) == pytest.approx(0.25)
+    # fair: pair mean 2 / (2 * 1) = 1 -> 0.5 - 0.5 = 0
+    assert metrics.crps_ensemble(members(0, 1), col(0.5), fair=True) == pytest.approx(0.0)
+    # samples {0, 0, 3}, truth 1: E|X - y| = (1 + 1 + 2) / 3, pair sum = 4 * 3 = 12 over 9 pairs
+    assert metrics.crps_ensemble(members(0, 0, 3), col(1)) == pytest.approx(4 / 3 - 0.5 * 12 / 9)
+
+
+def test_crps_ensemble_perfect_and_single_member():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(4, 6, 3))
+    perfect = np.repeat(truth[:, None], 5, axis=1)  # (4, S=5, 6, 3), every member the truth
+    np.testing.assert_allclose(metrics.crps_ensemble(perfect, truth), 0.0, atol=1e-12)
+    np.testing.assert_allclose(metrics.crps_ensemble(perfect, truth, fair=True), 0.0, atol=1e-12)
+    pred = rng.normal(size=(4, 6, 3))
+    np.testing.assert_allclose(metrics.crps_ensemble(pred[:, None], truth), metrics.mae(pred, truth))
+
+
+def test_crps_ensemble_sorted_form_equals_pairwise_definition():
+    rng = np.random.default_rng(1)
+    samples, truth = rng.normal(size=(3, 7, 5, 2)), rng.normal(size=(3, 5, 2))
+    s = samples.shape[1]
+    first = np.abs(samples - truth[:, None]).mean(axis=1)
+    pairs = np.abs(samples[:, :, None] - samples[:, None, :]).sum(axis=(1, 2))  # O(S^2) definition
+    for fair, norm in ((False, s * s), (True, s * (s - 1))):
+        expected = (first - 0.5 * pairs / norm).mean(axis=(-2, -1))
+        got = metrics.crps_ensemble(samples, truth, fair=fair)
+        assert got.shape == (3,)
+        np.testing.assert_allclose(got, expected)
+
+
+def test_crps_ensemble_fair_form_is_unbiased_for_small_ensembles():
+    # Two members drawn from N(0, 1), truth 0: the fair mean matches the closed form, the
+    # plain one overshoots by E|X - X'| / (2 S) = (2 / sqrt(pi)) / 4.
+    rng = np.random.default_rng(2)
+    samples = rng.normal(size=(20000, 2, 1, 1))
+    truth = np.zeros((20000, 1, 1))
+    exact = gaussian_crps(0.0)
+    assert metrics.crps_ensemble(samples, truth, fair=True).mean() == pytest.approx(exact, abs=0.01)
+    bias = (2 / math.sqrt(math.pi)) / 4
+    assert metrics.crps_ensemble(samples, truth).mean() == pytest.approx(exact + bias, abs=0.01)
+
+
+def test_pinball_and_weighted_quantile_loss_hand_cases():
+    levels = (0.1, 0.5, 0.9)
+    truth = col(1.0, -3.0)  # (H=2, C=1)
+    quantiles = np.array([[[0.0, 1.0, 2.0]], [[-3.0, -3.0, -3.0]]])  # (2, 1, 3)
+    # step 1: y - q = (1, 0, -1) -> 0.1 * 1, 0, (0.9 - 1) * -1 = 0.1; step 2: exact -> 0
+    assert metrics.quantile_loss(quantiles, truth, levels) == pytest.approx((0.1 + 0 + 0.1) / 6)
+    # WQL = 2 * sum_{t} mean_k rho / sum |y| = 2 * (0.2 / 3) / (1 + 3)
+    assert metrics.weighted_quantile_loss(quantiles, truth, levels) == pytest.approx(2 * (0.2 / 3) / 4)
+    assert metrics.crps_quantiles(quantiles, truth, levels) == pytest.approx(2 * 0.2 / 6)
+    # a median-only forecast: pinball at 0.5 is half the absolute error
+    assert metrics.quantile_loss(col(3.0)[..., None], col(1.0), [0.5]) == pytest.approx(1.0)
+    assert math.isnan(metrics.weighted_quantile_loss(np.ones((2, 1, 1)), np.zeros((2, 1)), [0.5]))
+
+
+def test_quantile_metrics_reduce_a_batch():
+    rng = np.random.default_rng(3)
+    levels = (0.1, 0.25, 0.5, 0.75, 0.9)
+    quantiles = np.sort(rng.normal(size=(4, 6, 2, 5)), axis=-1)
+    truth = rng.normal(size=(4, 6, 2))
+    fns = (
+        metrics.quantile_loss,
+        metrics.weighted_quantile_loss,
+        metrics.crps_quantiles,
+        metrics.interval_coverage,
+        metrics.interval_width,
+    )
+    for fn in fns:
+        batched = fn(quantiles, truth, levels)
+        assert batched.shape == (4,)
+        assert batched[1] == pytest.approx(fn(quantiles[1], truth[1], levels))
+
+
+def test_crps_quantiles_approximates_ensemble_crps_of_a_gaussian():
+    rng = np.random.default_rng(4)
+    truth = np.array([-1.5, 0.0, 0.3, 2.0])[:, None]  # (H=4, C=1)
+    samples = rng.normal(size=(20000, 4, 1))
+    levels = (np.arange(99) + 0.5) / 99  # midpoint rule on (0, 1)
+    quantiles = np.broadcast_to(normal_quantiles(levels), (4, 1, 99))
+    exact = np.mean([gaussian_crps(y) for y in truth[:, 0]])
+    from_quantiles = metrics.crps_quantiles(quantiles, truth, levels)
+    from_samples = metrics.crps_ensemble(samples, truth)
+    assert from_quantiles == pytest.approx(exact, abs=0.005)
+    assert from_samples == pytest.approx(exact, abs=0.02)
+    assert from_quantiles == pytest.approx(from_samples, abs=0.02)
+
+
+def test_interval_coverage_of_a_calibrated_gaussian():
+    rng = np.random.default_rng(5)
+    levels = (0.1, 0.25, 0.5, 0.75, 0.9)
+    truth = rng.normal(size=(20000, 2))  # (H, C) draws from N(0, 1)
+    quantiles = np.broadcast_to(normal_quantiles(levels), truth.shape + (5,))
+    assert metrics.interval_coverage(quantiles, truth, levels, 0.5) == pytest.approx(0.5, abs=0.015)
+    assert metrics.interval_coverage(quantiles, truth, levels, 0.8) == pytest.approx(0.8, abs=0.015)
+    assert metrics.interval_width(quantiles, truth, levels, 0.5) == pytest.approx(2 * 0.6744897501960817)
+    assert metrics.interval_width(quantiles, truth, levels, 0.8) == pytest.approx(2 * 1.2815515655446004)
+
+
+def test_interval_coverage_and_width_hand_case():
+    levels = [0.25, 0.75]
+    quantiles = np.array([[[0.0, 2.0]], [[0.0, 2.0]], [[1.0, 5.0]]])  # (H=3, C=1, Q=2)
+    truth = col(2.0, 3.0, 0.0)  # on the upper bound (inside), above, below
+    assert metrics.interval_coverage(quantiles, truth, levels, 0.5) == pytest.approx(1 / 3)
+    assert metrics.interval_width(quantiles, truth, levels, 0.5) == pytest.approx((2 + 2 + 4) / 3)
+
+
+def test_spread_skill_hand_case_and_shapes():
+    # one step, two channels; members {0, 2} and {1, 1}, truth (0, 4)
+    samples = np.array([[[0.0, 1.0]], [[2.0, 1.0]]])  # (S=2, H=1, C=2)
+    spread, skill = metrics.spread_skill(samples, np.array([[0.0, 4.0]]))
+    # variances (ddof 1): 2 and 0 -> sqrt(1); mean (1, 1), errors (1, -3) -> sqrt(5)
+    np.testing.assert_allclose(spread, [1.0])
+    np.testing.assert_allclose(skill, [math.sqrt(5.0)])
+    rng = np.random.default_rng(6)
+    spread, skill = metrics.spread_skill(rng.normal(size=(3, 8, 10, 4)), rng.normal(size=(3, 10, 4)))
+    assert spread.shape == skill.shape == (3, 10)
+
+
+def test_spread_skill_of_a_calibrated_ensemble():
+    # members and truth exchangeable draws: mean skill^2 = (1 + 1/S) mean spread^2
+    rng = np.random.default_rng(7)
+    draws = rng.normal(size=(5000, 6, 3, 2))  # (windows, S + 1, H, C)
+    spread, skill = metrics.spread_skill(draws[:, 1:], draws[:, 0])
+    ratio = (skill**2).mean(axis=0) / (spread**2).mean(axis=0)
+    np.testing.assert_allclose(ratio, 1 + 1 / 5, rtol=0.05)
+
+
+def test_probabilistic_scores_reject_bad_shapes_and_levels():
+    with pytest.raises(ValueError, match=r"\(\.\.\., S, H, C\)"):
+        metrics.crps_ensemble(np.zeros((4, 5, 2)), np.zeros((5, 3)))
+    with pytest.raises(ValueError, match=r"\(\.\.\., S, H, C\)"):
+        metrics.crps_ensemble(np.zeros((5, 2)), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.crps_ensemble(np.zeros((1, 5, 2)), np.zeros((5, 2)), fair=True)
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.spread_skill(np.zeros((1, 5, 2)), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="Q = 3 levels"):
+        metrics.quantile_loss(np.zeros((5, 2, 2)), np.zeros((5, 2)), (0.1, 0.5, 0.9))
+    with pytest.raises(ValueError, match=r"in \(0, 1\)"):
+        metrics.weighted_quantile_loss(np.zeros((5, 2, 2)), np.zeros((5, 2)), (0.0, 0.5))
+    with pytest.raises(ValueError, match="needs quantile level 0.25"):
+        metrics.interval_coverage(np.zeros((5, 2, 3)), np.zeros((5, 2)), (0.1, 0.5, 0.9), 0.5)
+    with pytest.raises(ValueError, match="interval width"):
+        metrics.interval_width(np.zeros((5, 2, 3)), np.zeros((5, 2)), (0.1, 0.5, 0.9), 1.2)
