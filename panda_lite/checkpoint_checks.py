@@ -27,6 +27,24 @@ def tensor_list(keys: Iterable[str], limit: int = 6) -> str:
     return ", ".join(ordered[:limit]) + more
 
 
+def check_config_file(path: Path, config_class: type) -> None:
+    """A local checkpoint's config.json must be a JSON object of valid `config_class` settings;
+    anything else is a ValueError naming the file (transformers would fail deep inside, with a
+    TypeError or a message that does not name it)."""
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable JSON file ({error})") from None
+    if not isinstance(values, dict):
+        raise ValueError(
+            f"{path}: must be a JSON object of {config_class.__name__} settings, got a {type(values).__name__}"
+        )
+    try:
+        config_class(**values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
 def checkpoint_file(location: str | os.PathLike | None, names: tuple[str, ...], hub_kwargs: dict[str, Any]) -> str:
     """The local path of the first of `names` that a loaded checkpoint has (its files are on
     disk by now, so this never asks the Hub), for error messages; else the location itself."""

@@ -9,7 +9,6 @@ import argparse
 import dataclasses
 import glob
 import inspect
-import json
 import os
 import sys
 import tempfile
@@ -151,34 +150,10 @@ def checkpoint_labels(checkpoints: list[str]) -> list[str]:
     return [f"{label}#{i}" for i, label in enumerate(labels)]  # the same checkpoint given twice
 
 
-def _check_model_config(checkpoint: str) -> None:
-    """Reads a local checkpoint's config.json before the load, so that a file that is no
-    JSON object of valid PandaLiteConfig settings is an error naming it."""
-    from .configuration_panda_lite import PandaLiteConfig
-    from .locate import resolve_checkpoint
-
-    location, is_local = resolve_checkpoint(checkpoint)
-    if not is_local:
-        return
-    path = os.path.join(location, "config.json")
-    try:
-        with open(path) as f:
-            values = json.load(f)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable JSON file ({err})") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: must be a JSON object of PandaLiteConfig settings, got a {type(values).__name__}")
-    try:
-        PandaLiteConfig(**values)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{path}: {err}") from None
-
-
 def _load_pipeline(checkpoint: str, device: str | None, expert: str):
     from .pipeline import PandaLitePipeline
 
     try:
-        _check_model_config(checkpoint)
         return PandaLitePipeline.from_pretrained(checkpoint, device=device, expert=expert)
     except (OSError, ValueError, TypeError) as err:
         raise ValueError(f"cannot load checkpoint {checkpoint!r}: {err}") from None

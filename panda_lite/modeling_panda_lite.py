@@ -21,6 +21,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -34,6 +35,7 @@ from transformers.utils import CONFIG_NAME, ModelOutput
 
 from .checkpoint_checks import (
     WEIGHTS_FILES,
+    check_config_file,
     checkpoint_file,
     non_finite_tensors,
     quiet_loading,
@@ -369,9 +371,12 @@ class PandaLitePreTrainedModel(PreTrainedModel):
                 e.g. a new head) or the checkpoint is of the other PandaLite class (a
                 masked-pretraining encoder starting a forecaster), where only the tensors outside
                 the shared encoder may be missing, unexpected or of another shape.
-            kwargs: as for transformers' `from_pretrained`. The model type, the weights file's
-                integrity and their finiteness are checked whatever `strict` is.
+            kwargs: as for transformers' `from_pretrained`. A local folder's config.json (a JSON
+                object of valid settings), the model type, the weights file's integrity and their
+                finiteness are checked whatever `strict` is.
         """
+        if pretrained_model_name_or_path is not None and os.path.isdir(pretrained_model_name_or_path):
+            check_config_file(Path(pretrained_model_name_or_path) / CONFIG_NAME, cls.config_class)
         partial = kwargs.get("ignore_mismatched_sizes", False) if strict is None else not strict
         if not partial:
             kwargs["ignore_mismatched_sizes"] = True  # mismatched shapes come back in the loading info
