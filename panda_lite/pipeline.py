@@ -182,9 +182,10 @@ class PandaLitePipeline:
                     f"{name} channel(s) {empty.tolist()} are all NaN within the last {s.shape[0]} steps; "
                     "every channel needs observed values"
                 )
-            if np.nanmax(np.abs(s)) > MAX_ABS_VALUE:
+            largest = np.nanmax(np.abs(s))
+            if largest > MAX_ABS_VALUE:
                 raise ValueError(
-                    f"{name} holds values up to {np.nanmax(np.abs(s)):.3g} in magnitude; at most {MAX_ABS_VALUE:g} "
+                    f"{name} holds values up to {largest:.3g} in magnitude; at most {MAX_ABS_VALUE:g} "
                     "is supported (the variance must stay finite in float64): rescale the series"
                 )
             prepared.append(s)
@@ -270,12 +271,10 @@ class PandaLitePipeline:
         forecast, used = self._map_batches(
             context, batch_size, lambda values, observed: self._forecast(values, observed, horizon, chosen)
         )
-        if not torch.isfinite(forecast).all():  # a guard: the checks above should make this unreachable
-            rows = (~torch.isfinite(forecast)).reshape(-1 if forecast.dim() == 2 else len(forecast), 1, -1).any(-1)
-            raise ValueError(
-                f"the forecast of series {rows.flatten().nonzero().flatten().tolist()} is not finite; "
-                "please report the context that caused it"
-            )
+        finite = torch.isfinite(forecast).flatten(-2).all(-1)  # () or (B,)
+        if not finite.all():  # a guard: the checks above should make this unreachable
+            rows = (~finite).reshape(-1).nonzero().flatten().tolist()
+            raise ValueError(f"the forecast of series {rows} is not finite; please report the context that caused it")
         return (forecast, used) if return_expert else forecast
 
     @torch.inference_mode()

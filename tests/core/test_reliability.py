@@ -1,6 +1,8 @@
 """The pipeline never diverges, crashes or returns NaN, and reads every input form by one rule
 (the reliability issue, items 1-7; each test reproduces a case that failed before)."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -144,3 +146,12 @@ def test_forecasts_do_not_depend_on_the_batch_bit_for_bit(preview, lorenz_trajec
     univariate = [c[:, :1] for c in contexts]
     alone = torch.stack([preview.predict(c, 140, expert=expert) for c in univariate])
     assert torch.equal(preview.predict(univariate, 140, batch_size=3, expert=expert), alone)
+
+
+def test_a_non_finite_forecast_is_never_returned(preview, lorenz_context, monkeypatch):
+    # The guard behind the input checks, for one series and for a batch.
+    poisoned = lambda self, values, observed, horizon: torch.full((len(values), horizon, values.shape[2]), np.nan)
+    monkeypatch.setattr(PandaLitePipeline, "_network", poisoned)
+    for context, rows in ((lorenz_context, "[0]"), ([lorenz_context, lorenz_context[:300]], "[0, 1]")):
+        with pytest.raises(ValueError, match=re.escape(f"the forecast of series {rows} is not finite")):
+            preview.predict(context, 16, expert="off")
