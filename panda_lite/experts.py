@@ -63,34 +63,34 @@ class NVARExpert:
         (T, C) float64}.
 
         values, observed: the padded (B, L, C) batch; `network(values, observed, steps)` is
-        the network's rollout (B, steps, C), run here on the context without its last
-        `backtest` steps (left-padded as missing, like any shorter context).
+        the network's rollout (rows, steps, C), run here only on the rows whose NVAR backtest
+        stays in range, on the context without its last `backtest` steps (left-padded as
+        missing, like any shorter context). A row's forecast does not depend on its batch.
         """
         backtest = self.backtest
         steps = gap_free_steps(observed)
         eligible = (steps >= 2 * backtest).nonzero().flatten().tolist()
         if not eligible or values.shape[2] > MAX_CHANNELS:
             return {}
-        held_back = (
-            network(
-                F.pad(values[:, :-backtest], (0, 0, backtest, 0)),
-                F.pad(observed[:, :-backtest], (0, 0, backtest, 0), value=False),
-                backtest,
-            )
-            .cpu()
-            .double()
-            .numpy()
-        )  # (B, backtest, C)
-        chosen = {}
+        candidates = {}  # row -> (gap-free context, NVAR's backtest), for backtests stable over the horizon
         for row in eligible:
             context = values[row, -int(steps[row]) :].cpu().double().numpy()  # (T, C)
+            guess = self.nvar(context[None, :-backtest], max(backtest, horizon))[0]
+            if not leaves_range(guess, context[:-backtest]):
+                candidates[row] = (context, guess[:backtest])
+        if not candidates:
+            return {}
+        rows = list(candidates)
+        held_back = network(
+            F.pad(values[rows, :-backtest], (0, 0, backtest, 0)),
+            F.pad(observed[rows, :-backtest], (0, 0, backtest, 0), value=False),
+            backtest,
+        )  # (rows, backtest, C)
+        chosen = {}
+        for (row, (context, guess)), by_network in zip(candidates.items(), held_back.cpu().double().numpy()):
             past, truth = context[:-backtest], context[-backtest:]
-            guess = self.nvar(past[None], max(backtest, horizon))[0]  # stable over the whole horizon?
-            if leaves_range(guess, past):
-                continue
             expert_error, network_error = (
-                smape(standardize(forecast, past), standardize(truth, past))
-                for forecast in (guess[:backtest], held_back[row])
+                smape(standardize(forecast, past), standardize(truth, past)) for forecast in (guess, by_network)
             )
             if expert_error < network_error:
                 chosen[row] = context
