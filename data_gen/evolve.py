@@ -17,8 +17,18 @@ import numpy as np
 
 from .attractor_tests import TestConfig, run_tests
 from .founders import get_founder
-from .integrate import integrate_ensemble
-from .systems import bounded_mask, build_field, founder_spec, founders_of, observe, period, system_id
+from .integrate import EnsembleSolution, integrate_ensemble
+from .sources import IntegrationSettings, estimate_period, get_source
+from .systems import (
+    bounded_mask,
+    build_field,
+    founder_spec,
+    founders_of,
+    generated_source,
+    observe,
+    period,
+    system_id,
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,15 @@ class EvolveConfig:
     atol: float = 1e-9
     wall_time: float = 60.0  # seconds per integration batch
     attractor_pool: int = 64  # points kept from the screening trajectory to start new ICs
+    screen_ppp_range: tuple[float, float] = (8.0, 512.0)  # fresh draws: measured ppp must fall here
     tests: TestConfig = field(default_factory=TestConfig)
+
+    @property
+    def integration(self) -> IntegrationSettings:
+        """The integrator settings a source's own ``integrate`` is given."""
+        return IntegrationSettings(
+            rtol=self.rtol, atol=self.atol, max_abs=self.tests.max_abs, wall_time=self.wall_time, method=self.method
+        )
 
 
 @dataclass
@@ -176,9 +194,12 @@ def skew_product(
     return Candidate(spec, generation, "skew", parents), y0
 
 
-def integrate_system(spec: dict, y0: np.ndarray, ppp: float, n_transient: int, cfg: EvolveConfig):
+def integrate_system(spec: dict, y0: np.ndarray, ppp: float, n_transient: int, cfg: EvolveConfig) -> EnsembleSolution:
     """Integrate E start states (E, state dim) of a spec; returns the EnsembleSolution."""
     dt = period(spec) / ppp
+    source = generated_source(spec) if spec["kind"] == "founder" else None
+    if source is not None:
+        return source.integrate([spec], np.atleast_2d(y0), dt, cfg.n_points, n_transient, cfg.integration)
     return integrate_ensemble(
         build_field(spec),
         np.atleast_2d(np.asarray(y0, dtype=np.float64)),
@@ -210,18 +231,72 @@ def screen(
     if reason is not None:
         return None, reason, scores
     dt = period(candidate.spec) / ppp
-    times = (n_transient + np.arange(len(states))) * dt
-    velocity = build_field(candidate.spec)(times, states.T)
     pool = states[np.linspace(0, len(states) - 1, cfg.attractor_pool).astype(int)]
     survivor = Survivor(
         candidate=candidate,
         points_per_period=ppp,
         scores=scores,
         lyapunov=scores["lyapunov"] / period(candidate.spec),
-        field_rms=[float(v) for v in np.sqrt((velocity**2).mean(1)) + 1e-12],
+        field_rms=_velocity_rms(candidate.spec, states, dt, n_transient * dt),
         attractor=pool,
     )
     return survivor, None, scores
+
+
+def _velocity_rms(spec: dict, states: np.ndarray, dt: float, t0: float) -> list[float]:
+    """RMS of each state coordinate's dy/dt along a trajectory (T, S): from the vector field
+    when the system has one, else by central differences."""
+    source = generated_source(spec) if spec["kind"] == "founder" else None
+    if source is not None and not source.has_vector_field:
+        velocity = np.gradient(states, dt, axis=0).T
+    else:
+        velocity = build_field(spec)(t0 + np.arange(len(states)) * dt, states.T)
+    return [float(v) for v in np.sqrt((velocity**2).mean(1)) + 1e-12]
+
+
+def screen_fresh(
+    specs: list[dict], y0: np.ndarray, rng: np.random.Generator, cfg: EvolveConfig
+) -> list[tuple[Survivor | None, str | None, dict]]:
+    """Screen a batch of fresh draws of one generated source (one ensemble integration).
+
+    specs: E founder specs with the same state dimension; y0: (E, S) start states. The batch is
+    sampled every ``source.screen_dt``, the transient dropped, each member's period measured
+    (``estimate_period``) and stored in its spec, then the attractor tests run at the measured
+    points per period. Survivors get a points-per-period for their saved trajectories from
+    ``rng``. Returns one (survivor or None, rejection reason or None, scores) per member.
+    """
+    source = get_source(specs[0]["source"])
+    dt = source.screen_dt
+    n_transient = int(round(cfg.transient_fraction * cfg.n_points))
+    sol = source.integrate(specs, np.asarray(y0, dtype=np.float64), dt, cfg.n_points, n_transient, cfg.integration)
+    results: list[tuple[Survivor | None, str | None, dict]] = []
+    for spec, status, states in zip(specs, sol.status, sol.trajectories):
+        ppp_out = sample_ppp(rng, cfg)  # drawn for every member, so later draws do not depend on outcomes
+        if status != "ok":
+            results.append((None, status, {}))
+            continue
+        observed = source.observe(spec, states)
+        measured = estimate_period(observed, dt)
+        ppp = measured / dt
+        if not cfg.screen_ppp_range[0] <= ppp <= cfg.screen_ppp_range[1]:
+            results.append((None, "period_out_of_range", {"points_per_period": ppp}))
+            continue
+        reason, scores = run_tests(observed, ppp, cfg.tests)
+        if reason is not None:
+            results.append((None, reason, scores))
+            continue
+        spec = {**spec, "period": measured}
+        pool = states[np.linspace(0, len(states) - 1, cfg.attractor_pool).astype(int)]
+        survivor = Survivor(
+            candidate=Candidate(spec, 0, "founder", []),
+            points_per_period=ppp_out,
+            scores=scores,
+            lyapunov=scores["lyapunov"] / measured,
+            field_rms=_velocity_rms(spec, states, dt, n_transient * dt),
+            attractor=pool,
+        )
+        results.append((survivor, None, scores))
+    return results
 
 
 def screen_founder(name: str, cfg: EvolveConfig) -> tuple[Survivor | None, str | None]:

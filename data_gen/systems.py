@@ -3,6 +3,7 @@
 A spec is plain JSON, so a system can be stored in its genealogy and rebuilt exactly:
 
     {"kind": "founder", "name": "Lorenz", "params": {"beta": 2.667, ...}}
+    {"kind": "founder", "source": "polynomial", "name": "polynomial:3f2a1c0b", ...}
     {"kind": "skew", "driver": <founder spec>, "response": <founder spec>,
      "coupling": {"map": [...], "driver_rms": [...], "response_rms": [...],
                   "strength": [...], "time_scale": tau}}
@@ -25,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .founders import Founder, get_founder, signature_of
+from .founders import HELD_OUT_FOUNDERS, Founder, get_founder, signature_of
+from .sources import Source, get_source, is_held_out_family
 
 
 def canonical_json(obj: Any) -> str:
@@ -45,6 +47,25 @@ def _check(spec: dict) -> str:
     return kind
 
 
+def generated_source(spec: dict) -> Source | None:
+    """The open-ended source of a founder spec, or None for a dysts founder (no "source" key)."""
+    name = spec.get("source", "dysts")
+    return None if name == "dysts" else get_source(name)
+
+
+def is_held_out(family: str) -> bool:
+    """True when a founder family belongs to the test split: a held-out dysts family, or a
+    generated family in the held-out hash bucket."""
+    return family in HELD_OUT_FOUNDERS if ":" not in family else is_held_out_family(family)
+
+
+def source_names(spec: dict) -> list[str]:
+    """Sorted founder sources a system descends from ("dysts", "polynomial", ...)."""
+    if _check(spec) == "founder":
+        return [spec.get("source", "dysts")]
+    return sorted(set(source_names(spec["driver"])) | set(source_names(spec["response"])))
+
+
 def founders_of(spec: dict) -> list[str]:
     """Sorted dysts founders a system descends from."""
     if _check(spec) == "founder":
@@ -55,23 +76,33 @@ def founders_of(spec: dict) -> list[str]:
 def dimension(spec: dict) -> int:
     """Integrated state dimension (driver + response for a skew product)."""
     if _check(spec) == "founder":
-        return get_founder(spec["name"]).dimension
+        source = generated_source(spec)
+        return get_founder(spec["name"]).dimension if source is None else source.dimension(spec)
     return dimension(spec["driver"]) + dimension(spec["response"])
 
 
 def observed_dimension(spec: dict) -> int:
     """Number of saved channels C (the response only, for a skew product)."""
-    return dimension(spec if _check(spec) == "founder" else spec["response"])
+    if _check(spec) == "skew":
+        return observed_dimension(spec["response"])
+    source = generated_source(spec)
+    return get_founder(spec["name"]).dimension if source is None else source.observed_dimension(spec)
 
 
 def period(spec: dict) -> float:
     """Characteristic period (time units) from dysts metadata; the response's for a skew."""
-    return get_founder(spec["name"]).period if _check(spec) == "founder" else period(spec["response"])
+    if _check(spec) == "skew":
+        return period(spec["response"])
+    source = generated_source(spec)
+    return get_founder(spec["name"]).period if source is None else source.period(spec)
 
 
 def bounded_mask(spec: dict) -> np.ndarray:
     """(state dim,) bool: coordinates that must stay bounded (dysts' phase variables need not)."""
     if _check(spec) == "founder":
+        source = generated_source(spec)
+        if source is not None:
+            return source.bounded_mask(spec)
         founder = get_founder(spec["name"])
         mask = np.ones(founder.dimension, dtype=bool)
         mask[list(founder.unbounded_indices)] = False
@@ -84,7 +115,8 @@ def observe(spec: dict, states: np.ndarray) -> np.ndarray:
     a skew product, with dysts' postprocessing of unbounded phases (e.g. angle -> cos)."""
     if _check(spec) == "skew":
         return observe(spec["response"], states[..., dimension(spec["driver"]) :])
-    return get_founder(spec["name"]).postprocess(states)
+    source = generated_source(spec)
+    return get_founder(spec["name"]).postprocess(states) if source is None else source.observe(spec, states)
 
 
 def build_field(spec: dict, member_params: list[dict] | None = None):
@@ -93,6 +125,11 @@ def build_field(spec: dict, member_params: list[dict] | None = None):
     ``member_params`` optionally gives one parameter dict per member (founder specs only).
     """
     if _check(spec) == "founder":
+        source = generated_source(spec)
+        if source is not None:
+            if member_params is not None:
+                return source.vector_field([{**spec, "params": p} for p in member_params])
+            return source.vector_field([spec])
         return get_founder(spec["name"]).vector_field(member_params if member_params is not None else spec["params"])
     if member_params is not None:
         raise ValueError("per-member parameters are only supported for founder specs")
@@ -135,16 +172,20 @@ def short_hash(obj: Any, n: int = 6) -> str:
 
 
 def system_id(spec: dict, mutated: bool) -> str:
-    """ "Lorenz" (a founder as is), "Lorenz~m3f2a1" (mutant), "Rossler->Lorenz~9c1d0e" (skew)."""
+    """ "Lorenz" (a dysts founder as is), "Lorenz~m3f2a1" (mutant), "Rossler->Lorenz~9c1d0e"
+    (skew); a generated founder always carries its hash: "polynomial:3f2a1c0b~5e0d7a"."""
     if _check(spec) == "skew":
         return f"{spec['driver']['name']}->{spec['response']['name']}~{short_hash(spec)}"
-    return f"{spec['name']}~m{short_hash(spec)}" if mutated else spec["name"]
+    if mutated:
+        return f"{spec['name']}~m{short_hash(spec)}"
+    return spec["name"] if generated_source(spec) is None else f"{spec['name']}~{short_hash(spec)}"
 
 
 def describe(spec: dict) -> str:
     """Human-readable equations of the system."""
     if _check(spec) == "founder":
-        return signature_of(spec["name"])
+        source = generated_source(spec)
+        return signature_of(spec["name"]) if source is None else source.describe(spec)
     c = spec["coupling"]
     return (
         f"skew product, state [x (driver), y (response)]: dx/dt = {c['time_scale']:.6g} f_D(x); "
