@@ -24,7 +24,7 @@ from panda_lite.text import plural
 from .attractor_tests import TestConfig
 from .evolve import EvolveConfig
 from .founders import SPLITS
-from .generate import DEFAULT_SYSTEMS_PER_SHARD, RunConfig, generate
+from .generate import ALL_SOURCES, DEFAULT_SYSTEMS_PER_SHARD, RunConfig, generate
 from .rk_methods import METHODS
 
 
@@ -50,8 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         required=True,
         metavar="N",
-        help="evolved (mutated or skew-product) systems over all shards; the founders that pass "
-        "the attractor tests are written too, on top of these (dozens, fewer with --founders)",
+        help="new systems over all shards: fresh draws of the generated sources (--fresh-fraction of "
+        "them) and evolved (mutated or skew-product) ones; the dysts founders that pass the attractor "
+        "tests are written too, on top of these (dozens, fewer with --founders)",
+    )
+    p.add_argument(
+        "--sources",
+        default="dysts",
+        metavar="NAMES",
+        help=f"comma-separated founder sources, or 'all': {', '.join(ALL_SOURCES)}",
+    )
+    p.add_argument(
+        "--fresh-fraction",
+        type=float,
+        default=0.75,
+        help="share of the new systems drawn fresh from the generated sources (the rest are evolved); "
+        "1 when dysts is not a source",
     )
     p.add_argument("--seed", type=int, default=0, help="the same seed and arguments give the same corpus, bit for bit")
     p.add_argument(
@@ -132,7 +146,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         tests=TestConfig(),
     )
     founders = tuple(n.strip() for n in args.founders.split(",")) if args.founders else None
+    sources = ALL_SOURCES if args.sources == "all" else tuple(n.strip() for n in args.sources.split(",") if n.strip())
     return RunConfig(
+        sources=sources,
+        fresh_fraction=args.fresh_fraction,
         out=args.out,
         num_systems=args.num_systems,
         seed=args.seed,
@@ -159,14 +176,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def human_summary(summary: dict[str, Any]) -> str:
     """A few lines from `generate`'s summary: where the shards are, what they hold, the time."""
-    evolved, requested = summary["evolved_systems"], summary["evolved_requested"]
-    founders = summary["accepted_systems"] - evolved
-    shortfall = "" if evolved == requested else f" (of {requested} asked: see --json for the rejections)"
+    evolved, fresh, requested = summary["evolved_systems"], summary["fresh_systems"], summary["evolved_requested"]
+    founders = summary["accepted_systems"] - evolved - fresh
+    shortfall = "" if evolved + fresh == requested else f" (of {requested} asked: see --json for the rejections)"
     return "\n".join(
         [
             f"{plural(summary['shards'], 'shard')} of the {summary['split']} split in {summary['folder']}",
             f"  {plural(summary['accepted_systems'], 'system')}: {plural(founders, 'founder')} "
-            f"+ {evolved} evolved{shortfall}",
+            f"+ {fresh} fresh + {evolved} evolved{shortfall}",
             f"  {plural(summary['trajectories'], 'trajectory', 'trajectories')}",
             f"  took {duration(summary['wall_seconds'])}, {duration(summary['cpu_seconds'])} CPU "
             f"({summary['systems_per_cpu_minute']:.1f} systems per CPU-minute)",

@@ -41,6 +41,7 @@ def features():
             "points_per_period": Value("float64"),
             "lyapunov_max": Value("float64"),
             "test_scores": Value("string"),
+            "descriptors": Value("string"),
             "seed": Value("int64"),
             "ic_index": Value("int32"),
             "trajectory": Seq(Seq(Value("float32"))),
@@ -107,10 +108,11 @@ def system_rows(
     scores: dict[str, float],
     seed: int,
     integration: dict[str, Any],
+    descriptors: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Rows for one system: trajectories (K, T, C) float32 started from initial_conditions
     (K, state dim); each row's genealogy also records its start state and the integrator
-    settings, so the trajectory can be recomputed."""
+    settings, so the trajectory can be recomputed. ``descriptors``: see data_gen/descriptors.py."""
     spec = genealogy["spec"]
     if trajectories.ndim != 3 or trajectories.shape[2] != observed_dimension(spec):
         raise ValueError(f"trajectories must be (K, T, {observed_dimension(spec)}), got {trajectories.shape}")
@@ -125,6 +127,7 @@ def system_rows(
         "points_per_period": float(points_per_period),
         "lyapunov_max": float(lyapunov),
         "test_scores": canonical_json(scores),
+        "descriptors": canonical_json(descriptors),
         "seed": int(seed),
     }
     rows = []

@@ -50,6 +50,8 @@ class EvolveConfig:
     wall_time: float = 60.0  # seconds per integration batch
     attractor_pool: int = 64  # points kept from the screening trajectory to start new ICs
     screen_ppp_range: tuple[float, float] = (8.0, 512.0)  # fresh draws: measured ppp must fall here
+    fresh_batch: int = 128  # fresh draws: most systems screened in one ensemble integration
+    fresh_attempts_per_accept: int = 50  # fresh draws: screened systems per source <= this x its share
     tests: TestConfig = field(default_factory=TestConfig)
 
     @property
@@ -121,7 +123,7 @@ class Survivor:
 
 
 # What a generator is for; part of its key so that streams never collide.
-CANDIDATE, SYSTEM_TRAJECTORIES, FOUNDER_TRAJECTORIES = 1, 2, 3
+CANDIDATE, SYSTEM_TRAJECTORIES, FOUNDER_TRAJECTORIES, FRESH, FRESH_TRAJECTORIES = 1, 2, 3, 4, 5
 
 
 def rng_for(seed: int, shard: int, purpose: int, *index: int) -> np.random.Generator:
@@ -199,7 +201,8 @@ def integrate_system(spec: dict, y0: np.ndarray, ppp: float, n_transient: int, c
     dt = period(spec) / ppp
     source = generated_source(spec) if spec["kind"] == "founder" else None
     if source is not None:
-        return source.integrate([spec], np.atleast_2d(y0), dt, cfg.n_points, n_transient, cfg.integration)
+        y0 = np.atleast_2d(y0)
+        return source.integrate_at([spec], y0, np.full(len(y0), dt), cfg.n_points, n_transient, cfg.integration)
     return integrate_ensemble(
         build_field(spec),
         np.atleast_2d(np.asarray(y0, dtype=np.float64)),
@@ -308,6 +311,12 @@ def screen_founder(name: str, cfg: EvolveConfig) -> tuple[Survivor | None, str |
     return survivor, reason
 
 
+def _has_field(spec: dict) -> bool:
+    """True when a founder has an ODE vector field (so it can be half of a skew product)."""
+    source = generated_source(spec)
+    return source is None or source.has_vector_field
+
+
 def _eligible(survivors: Sequence[Survivor], counts: Counter, cap: int) -> list[Survivor]:
     return [s for s in survivors if all(counts[f] < cap for f in founders_of(s.candidate.spec))]
 
@@ -318,7 +327,7 @@ def propose(pool: Sequence[Survivor], counts: Counter, rng: np.random.Generator,
     Returns (candidate, start state, points per period) or None.
     """
     eligible = _eligible(pool, counts, cfg.max_per_founder)
-    bases = [s for s in eligible if s.candidate.spec["kind"] == "founder"]
+    bases = [s for s in eligible if s.candidate.spec["kind"] == "founder" and _has_field(s.candidate.spec)]
     pairs_possible = len({founders_of(s.candidate.spec)[0] for s in bases}) >= 2
     ppp = sample_ppp(rng, cfg)
     if pairs_possible and rng.random() < cfg.skew_fraction:

@@ -26,8 +26,10 @@ from panda_lite.io import atomic_write_json
 
 from .attractor_tests import config_dict
 from .corpus import shard_complete, shard_paths, system_rows, write_manifest, write_shard
+from .descriptors import descriptors, fingerprint, histograms, near_duplicates
 from .evolve import (
     FOUNDER_TRAJECTORIES,
+    FRESH_TRAJECTORIES,
     SYSTEM_TRAJECTORIES,
     EvolveConfig,
     Survivor,
@@ -37,8 +39,12 @@ from .evolve import (
     sample_trajectories,
     screen_founder,
 )
-from .founders import HELD_OUT_FOUNDERS, founder_names, founder_table
-from .systems import period, short_hash
+from .founders import founder_names, founder_table
+from .fresh import draw_founders, sample_batch_trajectories
+from .sources import SOURCE_NAMES
+from .systems import is_held_out, period, short_hash, source_names
+
+ALL_SOURCES: tuple[str, ...] = ("dysts", *SOURCE_NAMES)
 
 DEFAULT_SYSTEMS_PER_SHARD = 16
 
@@ -53,8 +59,32 @@ class RunConfig:
     seed: int = 0
     split: str = "train"
     num_shards: int | None = None  # default: ceil(num_systems / 16)
-    founders: tuple[str, ...] | None = None  # restrict the founder pool (small runs, tests)
+    founders: tuple[str, ...] | None = None  # restrict the dysts founder pool (small runs, tests)
+    sources: tuple[str, ...] = ("dysts",)  # founder sources: "dysts" and/or generated ones
+    fresh_fraction: float = 0.75  # share of each shard's quota drawn fresh from generated sources
     evolve: EvolveConfig = field(default_factory=EvolveConfig)
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.sources if s not in ALL_SOURCES]
+        if unknown or not self.sources or len(set(self.sources)) != len(self.sources):
+            raise ValueError(f"sources: expected distinct names from {', '.join(ALL_SOURCES)}; got {self.sources}")
+        if not 0.0 <= self.fresh_fraction <= 1.0:
+            raise ValueError(f"fresh_fraction must be in [0, 1], got {self.fresh_fraction}")
+
+    @property
+    def generated(self) -> tuple[str, ...]:
+        """The generated (non-dysts) sources, in the given order."""
+        return tuple(s for s in self.sources if s != "dysts")
+
+    def fresh_quota(self, shard: int) -> list[int]:
+        """Fresh founders asked of each generated source in one shard (all of the quota when
+        dysts is not a source, since nothing else could breed the first generation)."""
+        if not self.generated:
+            return []
+        share = self.fresh_fraction if "dysts" in self.sources else 1.0
+        total = round(self.quota(shard) * share)
+        n = len(self.generated)
+        return [total // n + (i < total % n) for i in range(n)]
 
     @property
     def shards(self) -> int:
@@ -82,7 +112,7 @@ def founder_survivors(run: RunConfig, workers: int = 1, progress: bool = True) -
     """Screen the split's founders (cached on disk); returns the cache's content:
     {"survivors": [survivor JSON, sorted by name], "rejected": {name: reason}, "skipped": {...},
     "cpu_seconds": float}."""
-    names = founder_names(run.split, run.founders)
+    names = founder_names(run.split, run.founders) if "dysts" in run.sources else []
     key = {"names": names, "evolve": dataclasses.asdict(run.evolve), "version": __version__}
     path = Path(run.out) / run.split / ".cache" / f"founders-{short_hash(key, 10)}.json"
     if path.exists():
@@ -114,10 +144,26 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
     founders = [Survivor.from_json(s) for s in screening["survivors"]]
     rows: list[dict] = []
     trajectory_failures: Counter = Counter()
+    by_source: Counter = Counter()  # systems written, by the sources they descend from
+    kept_fingerprints: list = []
+    duplicates: list[str] = []  # near-duplicates of a system written earlier in the shard
+    system_descriptors: list[dict] = []
 
-    def add(survivor: Survivor, ppp: float, rng) -> None:
-        trajs, ics, status = sample_trajectories(survivor, ppp, rng, cfg)
+    def write_rows(survivor: Survivor, ppp: float, trajs, ics, status: list[str]) -> bool:
+        """Rows of one system unless it has no trajectory or nearly duplicates an earlier one."""
         trajectory_failures.update(s for s in status if s != "ok")
+        if not len(trajs):
+            return False
+        fp = fingerprint(trajs[0], ppp)
+        if near_duplicates([*kept_fingerprints, fp]):
+            duplicates.append(survivor.candidate.system_id)
+            return False
+        kept_fingerprints.append(fp)
+        sources = source_names(survivor.candidate.spec)
+        by_source["+".join(sources)] += 1
+        system_descriptors.append(
+            descriptors(trajs[0], ppp, survivor.lyapunov * period(survivor.candidate.spec), sources)
+        )
         integration = {"rtol": cfg.rtol, "atol": cfg.atol, "n_transient": 0, "method": cfg.method}
         rows.extend(
             system_rows(
@@ -130,18 +176,33 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
                 survivor.scores,
                 run.seed,
                 integration,
+                system_descriptors[-1],
             )
         )
+        return True
+
+    def add(survivor: Survivor, ppp: float, rng) -> bool:
+        return write_rows(survivor, ppp, *sample_trajectories(survivor, ppp, rng, cfg))
 
     n_founder_systems = 0
     for j, survivor in enumerate(founders):
         if j % run.shards == shard:
             rng = rng_for(run.seed, shard, FOUNDER_TRAJECTORIES, j)
-            add(survivor, sample_ppp(rng, cfg), rng)
-            n_founder_systems += 1
-    evolved, stats = evolve(founders, run.quota(shard), run.seed, shard, cfg, on_candidate)
-    for k, survivor in enumerate(evolved):
-        add(survivor, survivor.points_per_period, rng_for(run.seed, shard, SYSTEM_TRAJECTORIES, k))
+            n_founder_systems += add(survivor, sample_ppp(rng, cfg), rng)
+
+    fresh: list[Survivor] = []
+    source_stats = {}
+    for i, (name, target) in enumerate(zip(run.generated, run.fresh_quota(shard))):
+        drawn, source_stats[name] = draw_founders(name, i, target, run.split, run.seed, shard, cfg)
+        fresh += drawn
+    rngs = [rng_for(run.seed, shard, FRESH_TRAJECTORIES, k) for k in range(len(fresh))]
+    sampled = sample_batch_trajectories(fresh, rngs, cfg)
+    n_fresh = sum(write_rows(s, s.points_per_period, *traj) for s, traj in zip(fresh, sampled))
+
+    evolved, stats = evolve(founders + fresh, run.quota(shard) - len(fresh), run.seed, shard, cfg, on_candidate)
+    n_evolved = sum(
+        add(s, s.points_per_period, rng_for(run.seed, shard, SYSTEM_TRAJECTORIES, k)) for k, s in enumerate(evolved)
+    )
 
     _check_split(run.split, rows)
     parquet, _ = shard_paths(run.out, run.split, shard, run.shards)
@@ -154,11 +215,16 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
         "package_version": __version__,
         "counts": {
             "founder_systems": n_founder_systems,
-            "evolved_systems": len(evolved),
+            "fresh_systems": n_fresh,
+            "evolved_systems": n_evolved,
             "evolved_requested": run.quota(shard),
             "candidates": sum(g.candidates for g in stats),
             "trajectories": len(rows),
         },
+        "systems_by_source": dict(sorted(by_source.items())),
+        "near_duplicates_dropped": duplicates,
+        "descriptor_histograms": histograms(system_descriptors),
+        "sources": {name: st.to_json() for name, st in source_stats.items()},
         "rejections": dict(sum((g.rejections for g in stats), Counter())),
         "trajectory_failures": dict(trajectory_failures),
         "generations": [
@@ -184,10 +250,10 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
 
 def _check_split(split: str, rows: list[dict]) -> None:
     """Refuse to write a shard that would leak held-out founders (or miss them in test)."""
-    held_out = set(HELD_OUT_FOUNDERS)
     for row in rows:
         founders = set(row["founders"])
-        if (split == "train" and founders & held_out) or (split == "test" and not founders <= held_out):
+        held_out = {f for f in founders if is_held_out(f)}
+        if (split == "train" and held_out) or (split == "test" and held_out != founders):
             raise RuntimeError(f"split {split!r} would contain {row['system_id']} with founders {sorted(founders)}")
 
 
@@ -249,7 +315,19 @@ def summarize(run: RunConfig, shards, screening: dict[str, Any]) -> dict[str, An
                 candidates=g["candidates"], accepted=g["accepted"]
             )
     n_founders = len(screening["survivors"]) + len(screening["rejected"])
-    accepted = sum(m["counts"]["founder_systems"] + m["counts"]["evolved_systems"] for m in manifests)
+    accepted = sum(
+        m["counts"]["founder_systems"] + m["counts"].get("fresh_systems", 0) + m["counts"]["evolved_systems"]
+        for m in manifests
+    )
+    sources: dict[str, Counter] = {}
+    for m in manifests:
+        for name, st in m.get("sources", {}).items():
+            sources.setdefault(name, Counter()).update(
+                {k: st[k] for k in ("draws", "other_split", "screened", "accepted", "cpu_seconds")}
+            )
+    by_source: Counter = Counter()
+    for m in manifests:
+        by_source.update(m.get("systems_by_source", {}))
     cpu = screening["cpu_seconds"] + sum(m["cpu_seconds"] for m in manifests)
     return {
         "split": run.split,
@@ -257,7 +335,17 @@ def summarize(run: RunConfig, shards, screening: dict[str, Any]) -> dict[str, An
         "shards": len(manifests),
         "founders": {"screened": n_founders, "accepted": len(screening["survivors"])},
         "accepted_systems": accepted,
+        "fresh_systems": sum(m["counts"].get("fresh_systems", 0) for m in manifests),
         "evolved_systems": sum(m["counts"]["evolved_systems"] for m in manifests),
+        "systems_by_source": dict(sorted(by_source.items())),
+        "sources": {
+            name: {
+                **c,
+                "hit_rate": c["accepted"] / c["screened"] if c["screened"] else float("nan"),
+                "fresh_per_cpu_minute": c["accepted"] / (c["cpu_seconds"] / 60) if c["cpu_seconds"] else float("nan"),
+            }
+            for name, c in sources.items()
+        },
         "evolved_requested": sum(m["counts"]["evolved_requested"] for m in manifests),
         "trajectories": sum(m["counts"]["trajectories"] for m in manifests),
         "rejections": dict(sorted(rejections.items())),

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from .corpus import shard_paths, write_manifest, write_shard
+from .descriptors import descriptors
 
 
 def lorenz(t, state, sigma, rho, beta):
@@ -72,6 +73,7 @@ def make_row(system: str, index: int, rng: np.random.Generator, length: int) -> 
         "points_per_period": period / dt,
         "lyapunov_max": float("nan"),
         "test_scores": json.dumps({}),
+        "descriptors": json.dumps(descriptors(trajectory, period / dt, float("nan"), ["toy"])),
         "seed": int(rng.integers(2**31)),
         "ic_index": 0,
         "trajectory": trajectory,
