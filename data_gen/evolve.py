@@ -49,16 +49,24 @@ class EvolveConfig:
     atol: float = 1e-9
     wall_time: float = 60.0  # seconds per integration batch
     attractor_pool: int = 64  # points kept from the screening trajectory to start new ICs
-    screen_ppp_range: tuple[float, float] = (8.0, 512.0)  # fresh draws: measured ppp must fall here
+    screen_ppp_range: tuple[float, float] = (8.0, 256.0)  # fresh draws: measured ppp (<= n_points / 16)
     fresh_batch: int = 128  # fresh draws: most systems screened in one ensemble integration
     fresh_attempts_per_accept: int = 50  # fresh draws: screened systems per source <= this x its share
+    max_steps_per_sample: int = 20  # generated sources: integrator steps per grid point before "max_steps"
     tests: TestConfig = field(default_factory=TestConfig)
 
     @property
     def integration(self) -> IntegrationSettings:
-        """The integrator settings a source's own ``integrate`` is given."""
+        """The integrator settings of generated sources: a step budget instead of a clock one,
+        so that which members fail never depends on the machine's load."""
+        n_grid = round((1 + self.transient_fraction) * self.n_points)
         return IntegrationSettings(
-            rtol=self.rtol, atol=self.atol, max_abs=self.tests.max_abs, wall_time=self.wall_time, method=self.method
+            rtol=self.rtol,
+            atol=self.atol,
+            max_abs=self.tests.max_abs,
+            wall_time=None,
+            method=self.method,
+            max_steps=self.max_steps_per_sample * n_grid,
         )
 
 
@@ -281,7 +289,7 @@ def screen_fresh(
         observed = source.observe(spec, states)
         measured = estimate_period(observed, dt)
         ppp = measured / dt
-        if not cfg.screen_ppp_range[0] <= ppp <= cfg.screen_ppp_range[1]:
+        if not cfg.screen_ppp_range[0] <= ppp <= min(cfg.screen_ppp_range[1], cfg.n_points / 16):
             results.append((None, "period_out_of_range", {"points_per_period": ppp}))
             continue
         reason, scores = run_tests(observed, ppp, cfg.tests)

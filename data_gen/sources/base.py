@@ -54,8 +54,9 @@ class IntegrationSettings:
     rtol: float = 1e-7
     atol: float = 1e-9
     max_abs: float = 1e4
-    wall_time: float | None = 60.0
+    wall_time: float | None = None  # seconds; None: no clock budget (results then never depend on load)
     method: str = "dopri5"
+    max_steps: int = 2_000_000  # accepted + rejected steps per member (adaptive integrators)
 
 
 class Source(ABC):
@@ -155,6 +156,7 @@ class Source(ABC):
             bounded=self.bounded_mask(specs[0]),
             wall_time=settings.wall_time,
             method=settings.method,
+            max_steps=settings.max_steps,
         )
 
     def integrate_at(
