@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from .observation import ObservationConfig
+
 CONFIGS_DIR = Path(__file__).parent / "configs"
 
 
@@ -56,6 +58,9 @@ class DataConfig:
     max_delay: int = 10  # largest lag (in samples) of the delay embedding
     num_workers: int = 0  # DataLoader worker processes per training process
     log_samples: bool = False  # write the ids of every sample to samples-rank{r}.jsonl
+    # How training windows are observed: noise, channels, sensor map, sampling rate, context length
+    # (keys documented in observation.ObservationConfig); all off by default.
+    observation: ObservationConfig = field(default_factory=ObservationConfig)
 
 
 @dataclass
@@ -197,12 +202,44 @@ def validate(config: TrainConfig) -> None:
     )
     _check(data.max_delay >= 1, "data.max_delay", "must be >= 1")
     _check(data.num_workers >= 0, "data.num_workers", "must be >= 0")
+    _validate_observation(data.observation, data.num_channels)
     _check(optim.learning_rate > 0, "optim.learning_rate", "must be > 0")
     _check(optim.weight_decay >= 0, "optim.weight_decay", "must be >= 0")
     _check(0 <= optim.beta1 < 1 and 0 <= optim.beta2 < 1, "optim.beta1/beta2", "must be in [0, 1)")
     _check(0.0 <= optim.warmup_fraction < 1.0, "optim.warmup_fraction", "must be in [0, 1)")
     _check(0.0 <= optim.min_lr_ratio <= 1.0, "optim.min_lr_ratio", "must be in [0, 1]")
     _check(optim.max_grad_norm >= 0, "optim.max_grad_norm", "must be >= 0 (0 disables clipping)")
+
+
+def _check_range(values: list, key: str, low: float, integer: bool = False) -> None:
+    """A `[low_value, high_value]` config range of numbers >= low (integers if `integer`)."""
+    kind = int if integer else (int, float)
+    _check(
+        isinstance(values, list)
+        and len(values) == 2
+        and all(isinstance(v, kind) and not isinstance(v, bool) for v in values)
+        and low <= values[0] <= values[1],
+        key,
+        f"must be a range [low, high] of {'integers' if integer else 'numbers'} with {low} <= low <= high, "
+        f"got {values!r}",
+    )
+
+
+def _validate_observation(observation: ObservationConfig, num_channels: int) -> None:
+    prefix = "data.observation."
+    for key in ("p_noise", "p_channels", "p_sensor_map", "p_resample", "p_context_length"):
+        value = getattr(observation, key)
+        _check(0.0 <= value <= 1.0, prefix + key, f"is a probability, must be in [0, 1], got {value!r}")
+    _check_range(observation.noise_fraction, prefix + "noise_fraction", 0.0)
+    _check(
+        1 <= observation.min_channels <= num_channels,
+        prefix + "min_channels",
+        f"must be in [1, data.num_channels={num_channels}], got {observation.min_channels!r}",
+    )
+    _check_range(observation.sensor_strength, prefix + "sensor_strength", 0.0)
+    _check_range(observation.sensor_sharpness, prefix + "sensor_sharpness", 1e-3)
+    _check_range(observation.points_per_period, prefix + "points_per_period", 1.0)
+    _check_range(observation.context_length, prefix + "context_length", 1, integer=True)
 
 
 def _type_ok(value: Any, annotation: Any) -> bool:

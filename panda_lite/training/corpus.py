@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from data_gen.corpus import complete_shards, open_shard, trajectory_array
 
 from .config import TrainConfig
+from .observation import describe
 from .windows import VALIDATION_STREAM, Augmentations, RunData, WindowSampler
 
 
@@ -54,6 +55,8 @@ class TrajectoryStore:
         min_length: trajectories with fewer time steps are skipped (they fit no window).
         min_channels: trajectories with fewer channels are skipped.
         rank, world: this process's place among the training processes.
+
+    `keys[i]` names trajectory i (`shard:row`), `points_per_period[i]` is its sampling rate.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class TrajectoryStore:
         shards = complete_shards(split_dir)
         opened, stride = rank_share(len(shards), rank, world)
         self.columns, self.keys = [], []
+        self.points_per_period: list[float] = []
         self._rows: list[tuple[int, int]] = []  # (position in self.columns, row)
         self.skipped = 0
         selected = []
@@ -77,6 +81,7 @@ class TrajectoryStore:
             trajectories = table.column("trajectory")
             lengths = pc.list_value_length(trajectories).to_numpy(zero_copy_only=False)
             dimensions = table.column("dimension").to_numpy()
+            rates = table.column("points_per_period").to_numpy()
             ids = table.column("system_id").to_pylist()
             self.columns.append(trajectories)
             for row, system_id in enumerate(ids):
@@ -85,10 +90,11 @@ class TrajectoryStore:
                 if lengths[row] < min_length or dimensions[row] < min_channels:
                     self.skipped += 1
                     continue
-                selected.append((len(self.columns) - 1, row, f"{shards[shard_index].stem}:{row}"))
-        for column, row, key in selected[rank::stride] if stride > 1 else selected:
+                selected.append((len(self.columns) - 1, row, f"{shards[shard_index].stem}:{row}", float(rates[row])))
+        for column, row, key, rate in selected[rank::stride] if stride > 1 else selected:
             self._rows.append((column, row))
             self.keys.append(key)
+            self.points_per_period.append(rate)
         if not self._rows:
             part = "validation" if validation else "training"
             raise ValueError(
@@ -124,6 +130,16 @@ def corpus_run_data(config: TrainConfig, context_length: int, future_length: int
     train = TrajectoryStore(split_dir, validation=False, rank=rank, world=world, **common)
     validation = TrajectoryStore(split_dir, validation=True, **common)
     augmentations = Augmentations(data.p_delay_embedding, data.p_convex, data.p_affine, data.max_delay)
+    sampler = WindowSampler(
+        train,
+        context_length,
+        future_length,
+        data.num_channels,
+        augmentations,
+        config.seed,
+        rank,
+        observation=data.observation,
+    )
     shards = complete_shards(split_dir)
     rows = sum(pq.ParquetFile(s).metadata.num_rows for s in shards)
     description = (
@@ -132,10 +148,10 @@ def corpus_run_data(config: TrainConfig, context_length: int, future_length: int
         f"validation; the held-out-founder `test` split is never read. Windows of {context_length} + "
         f"{future_length} steps from random trajectories, {data.num_channels} channels per sample, "
         f"augmentations: delay embedding p={data.p_delay_embedding}, convex mix p={data.p_convex}, "
-        f"affine mix p={data.p_affine}."
+        f"affine mix p={data.p_affine}. {describe(sampler.observation_settings)}"
     )
     return RunData(
-        train=WindowSampler(train, context_length, future_length, data.num_channels, augmentations, config.seed, rank),
+        train=sampler,
         validation=WindowSampler(
             validation,
             context_length,

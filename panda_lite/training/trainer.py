@@ -413,6 +413,7 @@ class Trainer:
             "validation_loss": validation_loss,
             "best_validation_loss": progress.best_validation,
             "num_processes": world,
+            "observation": self.data.train.observation_settings,  # the models applied to training windows
         }
 
     def export(self, summary: dict, recipe_command: str, base_model: str | None = None) -> Path:

@@ -17,6 +17,16 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..metrics import standardize
 from .augment import affine_mix, choose_channels, convex_mix, delay_embedding
+from .observation import (
+    ObservationConfig,
+    add_noise,
+    applies,
+    batch_shape,
+    resample_stretch,
+    sensor_map,
+    settings,
+    target_points_per_period,
+)
 
 MIN_STD = 1e-6  # channels flatter than this (in data units) count as constant: scaled by 1, not blown up
 
@@ -31,7 +41,9 @@ TRAIN_STREAM, VALIDATION_STREAM = 0, 1
 
 
 class SeriesStore(Protocol):
-    """Anything holding series by index: `len(store)`, `store.array(i)` (T, C), `store.keys[i]`."""
+    """Anything holding series by index: `len(store)`, `store.array(i)` (T, C), `store.keys[i]`.
+    Stores that know their sampling rates also have `points_per_period` (a list, one per
+    series), which resampling needs."""
 
     keys: list[str]
 
@@ -56,7 +68,10 @@ class WindowSampler:
     Each sample: a uniformly random series, a uniformly random start, channels z-scored with
     the series' statistics, then at most one augmentation (delay embedding of one
     coordinate, convex or affine mix to `num_channels` outputs, each re-standardised) or
-    else a random subset of `num_channels` channels.
+    else a random subset of `num_channels` channels. The observation models (`observation`)
+    wrap this: a batch's channel count and context length, a sample's sampling rate before
+    the window is cut (a resampled window is z-scored with the statistics of the stretch
+    resampled for it, not of the whole series), its sensor map and noise after.
 
     Args:
         store: the series to draw from.
@@ -66,6 +81,7 @@ class WindowSampler:
         augmentations: probabilities of the augmentations (all 0 for validation).
         seed, rank: with the batch index, they seed each batch's generator.
         stream: separates training from validation draws with the same seed.
+        observation: the observation models (default: none).
     """
 
     def __init__(
@@ -78,16 +94,25 @@ class WindowSampler:
         seed: int,
         rank: int = 0,
         stream: int = TRAIN_STREAM,
+        observation: ObservationConfig | None = None,
     ):
         self.store = store
         self.context_length, self.future_length = context_length, future_length
         self.num_channels = num_channels
         self.augmentations = augmentations
         self.seed, self.rank, self.stream = seed, rank, stream
+        self.observation = observation or ObservationConfig()
+        self.points_per_period: list[float] | None = getattr(store, "points_per_period", None)
+        if self.observation.p_resample > 0 and self.points_per_period is None:
+            raise ValueError(
+                f"resampling (observation.p_resample={self.observation.p_resample}) needs the series' "
+                f"points per period, which this store ({type(store).__name__}) does not have"
+            )
 
     @property
-    def window_length(self) -> int:
-        return self.context_length + self.future_length
+    def observation_settings(self) -> dict:
+        """The observation models this sampler applies, with their effective ranges ({} for none)."""
+        return settings(self.observation, self.num_channels, self.context_length)
 
     def _augmentation(self, rng: np.random.Generator) -> str | None:
         """The sample's augmentation ("delay", "convex", "affine") or None, at most one each."""
@@ -102,11 +127,30 @@ class WindowSampler:
             draw -= probability
         return None
 
-    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-        """One window (context + future, C') as float32 and the key of its series."""
+    def sample(self, rng: np.random.Generator, num_channels: int | None, length: int) -> tuple[np.ndarray, str]:
+        """One window of `length` steps (context + future) and `num_channels` channels (None: the
+        series' own) as float32 (T, C'), observed through the sampler's models, and the key of its series."""
         index = int(rng.integers(len(self.store)))
         series, key = self.store.array(index), self.store.keys[index]
-        length, k, (steps, channels) = self.window_length, self.num_channels, series.shape
+        observation = self.observation
+        if applies(rng, observation.p_resample):
+            assert self.points_per_period is not None  # checked in __init__
+            stored = self.points_per_period[index]
+            target = target_points_per_period(rng, stored, len(series), length, observation.points_per_period)
+            if target is not None:  # with room before the window for delayed copies
+                room = self.augmentations.max_delay * (num_channels - 1) if num_channels else 0
+                series = resample_stretch(rng, series, stored / target, length + room)
+        window = self._window(rng, series, num_channels, length)
+        if applies(rng, observation.p_sensor_map):
+            window = standardise(sensor_map(rng, window, observation.sensor_strength, observation.sensor_sharpness))
+        if applies(rng, observation.p_noise):
+            low, high = observation.noise_fraction
+            window = add_noise(rng, window, rng.uniform(low, high))
+        return window, key
+
+    def _window(self, rng: np.random.Generator, series: np.ndarray, k: int | None, length: int) -> np.ndarray:
+        """The window of `sample` before the sensor map and noise: z-scored, augmented or a channel subset."""
+        steps, channels = series.shape
         augmentation = self._augmentation(rng)
         if augmentation == "delay" and k is not None and k > 1:
             # The lag is capped so the delayed copies fit before the window; none fit -> no augmentation.
@@ -114,26 +158,27 @@ class WindowSampler:
             if lag >= 1:
                 start = int(rng.integers((k - 1) * lag, steps - length + 1))
                 coordinate = int(rng.integers(channels))
-                return delay_embedding(standardise(series), start, length, coordinate, lag, k), key
+                return delay_embedding(standardise(series), start, length, coordinate, lag, k)
         start = int(rng.integers(steps - length + 1))
         window = standardise(series[start : start + length], reference=series)
         if k is None:
-            return window, key
+            return window
         if augmentation == "convex":
-            return standardise(convex_mix(rng, window, k)), key
+            return standardise(convex_mix(rng, window, k))
         if augmentation == "affine":
-            return standardise(affine_mix(rng, window, k)), key
-        return choose_channels(rng, window, k), key
+            return standardise(affine_mix(rng, window, k))
+        return choose_channels(rng, window, k)
 
     def batch(self, batch_index: int, batch_size: int) -> dict:
         """Batch number `batch_index`: past (B, context, C) and future (B, future, C) float32
         tensors, and the keys of the series each sample came from."""
         rng = np.random.default_rng([self.seed, self.stream, self.rank, batch_index])
-        windows, keys = zip(*(self.sample(rng) for _ in range(batch_size)))
+        channels, context = batch_shape(rng, self.observation, self.num_channels, self.context_length)
+        windows, keys = zip(*(self.sample(rng, channels, context + self.future_length) for _ in range(batch_size)))
         values = torch.from_numpy(np.stack(windows).astype(np.float32))
         return {
-            "past_values": values[:, : self.context_length],
-            "future_values": values[:, self.context_length :],
+            "past_values": values[:, :context],
+            "future_values": values[:, context:],
             "keys": list(keys),
             "batch_index": batch_index,
         }

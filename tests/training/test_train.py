@@ -408,7 +408,7 @@ def test_two_cpu_processes_see_disjoint_data(corpus, tmp_path):
 def test_configs_load_and_panda20m_is_panda_sized(tmp_path):
     from accelerate.commands.config.config_args import load_config_from_file
 
-    assert bundled_configs() == ["finetune", "mini", "panda20m", "tiny"]
+    assert bundled_configs() == ["finetune", "mini", "mini_observed", "panda20m", "tiny"]
     for name in bundled_configs():
         load_config(name)
     (tmp_path / "mine.yaml").write_text("max_steps: 7\n")
