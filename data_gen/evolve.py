@@ -51,6 +51,7 @@ class EvolveConfig:
     attractor_pool: int = 64  # points kept from the screening trajectory to start new ICs
     screen_ppp_range: tuple[float, float] = (8.0, 256.0)  # fresh draws: measured ppp (<= n_points / 16)
     fresh_batch: int = 128  # fresh draws: most systems screened in one ensemble integration
+    fresh_transient_fraction: float = 1.0  # fresh draws: a longer transient (random systems: transient chaos)
     fresh_attempts_per_accept: int = 50  # fresh draws: screened systems per source <= this x its share
     max_steps_per_sample: int = 20  # generated sources: integrator steps per grid point before "max_steps"
     tests: TestConfig = field(default_factory=TestConfig)
@@ -59,7 +60,7 @@ class EvolveConfig:
     def integration(self) -> IntegrationSettings:
         """The integrator settings of generated sources: a step budget instead of a clock one,
         so that which members fail never depends on the machine's load."""
-        n_grid = round((1 + self.transient_fraction) * self.n_points)
+        n_grid = round((1 + max(self.transient_fraction, self.fresh_transient_fraction)) * self.n_points)
         return IntegrationSettings(
             rtol=self.rtol,
             atol=self.atol,
@@ -278,7 +279,7 @@ def screen_fresh(
     """
     source = get_source(specs[0]["source"])
     dt = source.screen_dt
-    n_transient = int(round(cfg.transient_fraction * cfg.n_points))
+    n_transient = int(round(cfg.fresh_transient_fraction * cfg.n_points))
     sol = source.integrate(specs, np.asarray(y0, dtype=np.float64), dt, cfg.n_points, n_transient, cfg.integration)
     results: list[tuple[Survivor | None, str | None, dict]] = []
     for spec, status, states in zip(specs, sol.status, sol.trajectories):

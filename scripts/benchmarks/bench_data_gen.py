@@ -1,4 +1,4 @@
-"""Acceptance rate per generation and accepted systems per CPU-minute of the generator.
+"""Acceptance rate per generation and per source, and accepted systems per CPU-minute.
 
 Runs ``panda-lite-generate`` with the given arguments (all of them are passed through) and
 prints the rows for BENCHMARKS.md:
@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> None:
         f"{summary['systems_per_cpu_minute']:.2f} accepted systems per CPU-minute"
     )
     print("rejections: " + ", ".join(f"{k} {v}" for k, v in summary["rejections"].items()))
+    if summary["sources"]:
+        print("\nsource | screened | accepted | hit rate | fresh systems per CPU-minute")
+        for name, c in summary["sources"].items():
+            rate = c["fresh_per_cpu_minute"]
+            print(f"{name} | {c['screened']} | {c['accepted']} | {c['hit_rate']:.0%} | {rate:.0f}")
+        print("systems by source: " + ", ".join(f"{k} {v}" for k, v in summary["systems_by_source"].items()))
 
 
 if __name__ == "__main__":
