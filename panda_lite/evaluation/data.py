@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,8 +85,6 @@ def integrate_dysts(
     Returns:
         one trajectory per name, with dysts' `maximum_lyapunov_estimated` as lyapunov_max.
     """
-    from scipy.integrate import solve_ivp
-
     from data_gen._dysts import dysts
 
     if not 0 <= transient_fraction < 1:
@@ -100,21 +99,35 @@ def integrate_dysts(
             raise ValueError(f"{name} is a delay equation; solve_ivp cannot integrate it")
         dt = float(system.period) / points_per_period
         n_total = int(np.ceil(n_points / (1 - transient_fraction)))
-        t_eval = np.arange(n_total) * dt
-        sol = solve_ivp(
-            lambda t, x: np.asarray(system.rhs(x, t)),  # noqa: B023 (solved within this iteration)
-            (0.0, t_eval[-1]),
-            np.asarray(system.ic, float),
-            t_eval=t_eval,
-            method="DOP853",
-            rtol=1e-9,
-            atol=1e-9,
-        )
-        if not sol.success or sol.y.shape[1] != n_total or not np.all(np.isfinite(sol.y)):
-            raise ValueError(f"integration of {name} failed: {sol.message}")
+        values = solve_flow(name, system.rhs, np.asarray(system.ic, float), dt, n_total)
         lyap = getattr(system, "maximum_lyapunov_estimated", None)
-        trajectories.append(Trajectory(name, sol.y.T[-n_points:], dt, np.nan if lyap is None else float(lyap)))
+        trajectories.append(Trajectory(name, values[-n_points:], dt, np.nan if lyap is None else float(lyap)))
     return trajectories
+
+
+def solve_flow(
+    name: str, rhs: Callable[[np.ndarray, float], np.ndarray], ic: np.ndarray, dt: float, n_samples: int
+) -> np.ndarray:
+    """Integrate dx/dt = rhs(x, t) from x(0) = ic with scipy's DOP853 (rtol = atol = 1e-9).
+
+    Args:
+        name: the system's name, for the error message.
+        rhs: vector field (S,), t -> (S,).
+        ic: (S,) initial state.
+        dt: time units between samples.
+        n_samples: samples at t = 0, dt, ..., (n_samples - 1) dt.
+    Returns:
+        (n_samples, S) float64 states; ValueError if the integration fails or leaves the finite numbers.
+    """
+    from scipy.integrate import solve_ivp
+
+    t_eval = np.arange(n_samples) * dt
+    sol = solve_ivp(
+        lambda t, x: np.asarray(rhs(x, t)), (0.0, t_eval[-1]), ic, t_eval=t_eval, method="DOP853", rtol=1e-9, atol=1e-9
+    )
+    if not sol.success or sol.y.shape[1] != n_samples or not np.all(np.isfinite(sol.y)):
+        raise ValueError(f"integration of {name} failed: {sol.message}")
+    return sol.y.T
 
 
 def sample_window_starts(length: int, window: int, k: int, rng: np.random.Generator) -> np.ndarray:
