@@ -39,6 +39,16 @@ def _name_list(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
+def _level_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or not all(0.0 < v < 1.0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected quantile levels in (0, 1), got {text!r}")
+    return tuple(sorted(set(values)))
+
+
 def _show(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
@@ -59,6 +69,7 @@ EVAL_OPTIONS: dict[str, tuple[str, Any, str]] = {
 def build_parser() -> argparse.ArgumentParser:
     from .evaluation.data import integrate_dysts
     from .evaluation.harness import EvalConfig
+    from .evaluation.suites import PROTOCOL, SUITES
 
     parser = argparse.ArgumentParser(prog="panda-lite", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"panda-lite {__version__}")
@@ -92,6 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="use only the most recent N steps (default and most: the checkpoint's context_length)",
     )
     fc.add_argument("--expert", default="auto", choices=("auto", "off", "nvar"), help=EXPERT_HELP)
+    fc.add_argument(
+        "--quantiles",
+        type=_level_list,
+        help="also forecast these quantile levels, e.g. 0.1,0.5,0.9, from an ensemble (pipe.predict_quantiles): "
+        "writes quantiles.csv and draws a fan chart (default with --samples: 0.1,0.2,...,0.9)",
+    )
+    fc.add_argument(
+        "--samples",
+        type=int,
+        help="ensemble members (pipe.sample); also writes samples.csv (default with --quantiles: 32)",
+    )
+    fc.add_argument("--seed", type=int, default=0, help="ensemble seed (default 0)")
     fc.add_argument("--device", default=None, help="torch device (default cpu)")
 
     ev = sub.add_parser("evaluate", help="zero-shot evaluation of checkpoints and baselines")
@@ -99,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--corpus", help="corpus root; reads CORPUS/<split>/*.parquet")
     src.add_argument(
         "--systems", type=_name_list, help="comma-separated dysts flows integrated on the fly, e.g. Lorenz,Rossler"
+    )
+    protocol = ", ".join(f"{EVAL_OPTIONS[k][0]} {_show(v)}" for k, v in PROTOCOL.items())
+    src.add_argument(
+        "--suite",
+        choices=tuple(SUITES),
+        help=f"a fixed evaluation suite (panda_lite/evaluation/suites.py), scored with its own protocol: {protocol} "
+        "(options given override it); also writes cases.md, each case's median sMAPE over its windows",
     )
     ev.add_argument(
         "--checkpoint", action="append", default=[], help="checkpoint to evaluate (repeatable; none = baselines only)"
@@ -109,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = EvalConfig()
     for name, (flag, kind, text) in EVAL_OPTIONS.items():
         default = getattr(defaults, name)
-        ev.add_argument(flag, dest=name, type=kind, default=default, help=f"{text} (default {_show(default)})")
+        ev.add_argument(flag, dest=name, type=kind, default=None, help=f"{text} (default {_show(default)})")
     dysts = inspect.signature(integrate_dysts).parameters
     ev.add_argument(
         "--points-per-period",
@@ -129,6 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=None, help="model batch size (default: the pipeline's)")
     ev.add_argument("--device", default=None, help="torch device (default cpu)")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ev.add_argument(
+        "--samples",
+        type=int,
+        help="also score ensembles of this many members (>= 2) on the same windows: each checkpoint's "
+        "pipe.sample against the analog and climatological ensembles (probabilistic.md)",
+    )
+    ev.add_argument(
+        "--quantiles",
+        type=_level_list,
+        help="quantile levels of the quantile CRPS and WQL of --samples (default 0.1,0.2,...,0.9)",
+    )
 
     for command, text in (
         ("train", "pretrain on a data_gen corpus (the train extra)"),
@@ -233,6 +274,10 @@ def run_forecast(args: argparse.Namespace) -> int:
 
     if args.horizon < 1:
         raise ValueError(f"--horizon must be a positive integer, got {args.horizon}")
+    if args.samples is not None and args.samples < 1:
+        raise ValueError(f"--samples must be a positive integer, got {args.samples}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
     files = input_files(args.input)
     if args.truth and len(files) > 1:
         raise ValueError("--truth needs a single --input file, not a folder or glob")
@@ -281,16 +326,20 @@ def _forecast_file(
         raise ValueError(f"{path}: {err}") from None
     pred = forecast.numpy().astype(np.float64)
     csv_path, png_path = paths
+    title = f"{os.path.basename(path)}: {args.horizon}-step forecast"
     try:
         write_csv(csv_path, names, [[repr(v) for v in row] for row in pred.tolist()])
-        plot_forecast(
-            png_path,
-            context,
-            {os.path.basename(os.path.normpath(args.checkpoint)): pred},
-            truth,
-            title=f"{os.path.basename(path)}: {args.horizon}-step forecast",
-            channel_names=names,
-        )
+        if args.quantiles or args.samples:
+            _write_ensemble(args, pipe, path, context, names, pred, paths, truth, title)
+        else:
+            plot_forecast(
+                png_path,
+                context,
+                {os.path.basename(os.path.normpath(args.checkpoint)): pred},
+                truth,
+                title=title,
+                channel_names=names,
+            )
     except OSError as err:
         raise ValueError(f"{err.filename or args.out}: cannot write the forecast ({err.strerror or err})") from None
     print(f"wrote {csv_path} ({plural(pred.shape[0], 'row')} x {plural(pred.shape[1], 'channel')}) and {png_path}")
@@ -298,6 +347,45 @@ def _forecast_file(
     print(f"{path}: {len(context)} context steps; forecast made by {maker}; {_describe_expert(pipe)}")
     if truth is not None:
         _print_truth_scores(context, pred, truth)
+
+
+def _write_ensemble(
+    args: argparse.Namespace,
+    pipe: Any,
+    path: str,
+    context: np.ndarray,
+    names: list[str],
+    pred: np.ndarray,
+    paths: tuple[str, str],
+    truth: np.ndarray | None,
+    title: str,
+) -> None:
+    """The ensemble of one series: its quantiles (and, with --samples, its members) as CSV next
+    to forecast.csv (quantiles.csv: CHANNEL_mean, CHANNEL_qLEVEL; samples.csv: CHANNEL_sI),
+    and a fan chart as the PNG."""
+    from .ensemble import DEFAULT_NUM_SAMPLES, DEFAULT_QUANTILE_LEVELS, ensemble_quantiles
+    from .evaluation.plots import plot_fan
+    from .io import write_csv
+
+    levels = args.quantiles or DEFAULT_QUANTILE_LEVELS
+    try:
+        samples = pipe.sample(context, args.horizon, num_samples=args.samples or DEFAULT_NUM_SAMPLES, seed=args.seed)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    samples = samples.numpy()  # (S, H, C)
+    quantiles = ensemble_quantiles(samples, levels)  # (H, C, Q)
+    prefix = paths[0][: -len("forecast.csv")]
+    header = [f"{n}_{kind}" for n in names for kind in ("mean", *(f"q{level:g}" for level in levels))]
+    table = np.concatenate([samples.mean(axis=0)[..., None], quantiles], axis=-1).reshape(len(pred), -1)
+    write_csv(f"{prefix}quantiles.csv", header, [[repr(v) for v in row] for row in table.tolist()])
+    written = [f"{prefix}quantiles.csv"]
+    if args.samples:
+        header = [f"{n}_s{i}" for i in range(len(samples)) for n in names]
+        rows = samples.transpose(1, 0, 2).reshape(len(pred), -1)
+        write_csv(f"{prefix}samples.csv", header, [[repr(v) for v in row] for row in rows.tolist()])
+        written.append(f"{prefix}samples.csv")
+    plot_fan(paths[1], context, quantiles, levels, pred, samples, truth, f"{title}, {len(samples)} members", names)
+    print(f"wrote {' and '.join(written)} ({plural(len(samples), 'member')}, levels {_show(tuple(levels))})")
 
 
 def _print_truth_scores(context: np.ndarray, pred: np.ndarray, truth: np.ndarray) -> None:
@@ -321,13 +409,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.data import integrate_dysts, load_corpus_split
     from .evaluation.harness import EvalConfig, Forecaster, evaluate
     from .evaluation.report import write_report
+    from .evaluation.suites import case_table, load_suite, suite_cases, suite_config
+    from .io import atomic_write_text
 
     if args.max_systems is not None and args.max_systems < 1:
         raise ValueError(f"--max-systems must be >= 1, got {args.max_systems}")
     if args.batch_size is not None and args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    settings = {name: getattr(args, name) for name in EVAL_OPTIONS}
-    config = EvalConfig(**settings)
+    if args.samples is not None and args.samples < 2:
+        raise ValueError(f"--samples must be >= 2 (an ensemble's spread needs two members), got {args.samples}")
+    settings = {name: getattr(args, name) for name in EVAL_OPTIONS if getattr(args, name) is not None}
+    config = suite_config(args.suite, **settings) if args.suite else EvalConfig(**settings)
     models = {}
     for checkpoint, name in zip(args.checkpoint, checkpoint_labels(args.checkpoint)):
         pipe = _load_pipeline(checkpoint, args.device, args.expert)
@@ -345,6 +437,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.corpus:
         trajectories = load_corpus_split(args.corpus, args.split, args.max_systems)
         source = f"corpus {args.corpus} split {args.split}"
+    elif args.suite:
+        trajectories = load_suite(args.suite, args.max_systems)
+        source = f"the {args.suite} suite ({plural(len(trajectories), 'case')})"
     else:
         trajectories = integrate_dysts(list(args.systems[: args.max_systems]), args.num_points, args.points_per_period)
         source = (
@@ -364,11 +459,51 @@ def run_evaluate(args: argparse.Namespace) -> int:
             result, args.out, title=f"panda-lite evaluation on {source}", plots_enabled=not args.no_plots, notes=notes
         )
     )
+    if args.suite:
+        table = case_table(result, suite_cases(args.suite)[: args.max_systems])
+        atomic_write_text(os.path.join(args.out, "cases.md"), f"# {source}: per case\n\n{table}\n")
+        print(f"\n{table}")
     print(
         f"\nwrote {args.out}/summary.md, metrics_h*.csv, per_system/*.json"
+        + (", cases.md" if args.suite else "")
         + ("" if args.no_plots else ", plots/*.png")
     )
+    if args.samples:
+        _evaluate_ensembles(args, config, models, trajectories, source)
     return 0
+
+
+def _evaluate_ensembles(
+    args: argparse.Namespace, config: Any, models: dict[str, Any], trajectories: list, source: str
+) -> None:
+    """--samples: each checkpoint's ensemble (seeded by --seed) against the analog and
+    climatological ensembles, with the checkpoints' point forecasts timed alongside, on the
+    point evaluation's windows; writes probabilistic.md, probabilistic_h*.csv, spread_skill.csv."""
+    from .ensemble import DEFAULT_QUANTILE_LEVELS
+    from .evaluation.baselines import ModelForecaster, ModelSampler, default_samplers
+    from .evaluation.probabilistic import Sampler, evaluate_probabilistic, write_probabilistic_report
+
+    batch = {"batch_size": args.batch_size} if args.batch_size else {}
+    samplers: dict[str, Sampler] = {
+        name: ModelSampler(model.pipeline, args.samples, seed=config.seed, expert=args.expert, **batch)
+        for name, model in models.items()
+    }
+    samplers.update(default_samplers(args.samples, config, seed=config.seed))
+    point = {f"{name} (point)": ModelForecaster(m.pipeline, expert=args.expert, **batch) for name, m in models.items()}
+    result = evaluate_probabilistic(
+        samplers,
+        trajectories,
+        config,
+        args.quantiles or DEFAULT_QUANTILE_LEVELS,
+        point=point,
+        progress=not args.no_progress,
+    )
+    title = f"panda-lite ensembles ({plural(args.samples, 'member')}) on {source}"
+    print("\n" + write_probabilistic_report(result, args.out, title=title, plots_enabled=not args.no_plots))
+    print(
+        f"\nwrote {args.out}/probabilistic.md, probabilistic_h*.csv, spread_skill.csv"
+        + ("" if args.no_plots else ", plots/spread_skill.png")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,16 @@ import numpy as np
 import torch
 
 from .configuration_panda_lite import PandaLiteConfig
+from .ensemble import (
+    DEFAULT_NUM_SAMPLES,
+    DEFAULT_QUANTILE_LEVELS,
+    DEFAULT_SPREAD,
+    backtest_error,
+    check_levels,
+    check_seed,
+    ensemble_quantiles,
+    perturb_context,
+)
 from .experts import EXPERTS, NVARExpert
 from .inputs import MAX_ABS_VALUE, ContextLike, check_positive_int, split_contexts
 from .io import atomic_write_json
@@ -271,11 +281,108 @@ class PandaLitePipeline:
         forecast, used = self._map_batches(
             context, batch_size, lambda values, observed: self._forecast(values, observed, horizon, chosen)
         )
-        finite = torch.isfinite(forecast).flatten(-2).all(-1)  # () or (B,)
-        if not finite.all():  # a guard: the checks above should make this unreachable
-            rows = (~finite).reshape(-1).nonzero().flatten().tolist()
-            raise ValueError(f"the forecast of series {rows} is not finite; please report the context that caused it")
+        _check_finite(forecast, event_dims=2)
         return (forecast, used) if return_expert else forecast
+
+    def sample(
+        self,
+        context: ContextLike,
+        prediction_length: int | None = None,
+        num_samples: int = DEFAULT_NUM_SAMPLES,
+        seed: int = 0,
+        spread: float = DEFAULT_SPREAD,
+        batch_size: int = 32,
+        expert: str | None = None,
+    ) -> torch.Tensor:
+        """An ensemble of forecasts: `predict` of `num_samples` perturbed copies of each context.
+
+        Each series is first backtested: `predict` forecasts its last `patch_length` steps from
+        the steps before, and `spread` times that error (per channel, RMS) is the std of the
+        Gaussian offset that each member's end state gets, ramped in over those steps; its
+        observed steps also get noise at their estimated observation-noise level
+        (`panda_lite.ensemble.perturb_context`). Every member is a whole forecast (sharp, on
+        the attractor, not an average), and all members run as one batch through `predict`'s
+        path, expert choice included, so a series' members do not depend on the rest of the
+        batch either.
+
+        Args:
+            context, prediction_length, batch_size, expert: as in `predict`; `batch_size`
+                counts members.
+            num_samples: members S per series.
+            seed: non-negative int; the members of a series depend only on it and on the
+                series' values, and the first S of a larger ensemble are the S-member one.
+            spread: multiple of the backtest error that sets the end-state offsets (>= 0; 0
+                keeps only the observation noise).
+
+        Returns:
+            float64 CPU tensor (S, H, C) for a single series, (B, S, H, C) for a batch, in the
+            context's units.
+        """
+        horizon = check_positive_int(
+            "prediction_length", self.config.prediction_length if prediction_length is None else prediction_length
+        )
+        members = check_positive_int("num_samples", num_samples)
+        check_seed(seed)
+        if isinstance(spread, bool) or not isinstance(spread, (int, float)) or not 0 <= spread < float("inf"):
+            raise ValueError(f"spread must be a finite number >= 0, got {spread!r}")
+        check_positive_int("batch_size", batch_size)
+        chosen = self._expert(self.expert if expert is None else expert)
+        series, single = self._prepare(context)
+        scales = self._backtest_errors(series, batch_size, chosen)
+        perturbed = [
+            member
+            for s, scale in zip(series, scales)
+            for member in perturb_context(s, spread * scale, members, seed, self.config.patch_length)
+        ]
+        (forecast,) = self._run_batches(
+            perturbed, batch_size, lambda values, observed: self._forecast(values, observed, horizon, chosen)[:1]
+        )
+        forecast = forecast.reshape(len(series), members, horizon, -1)
+        _check_finite(forecast, event_dims=3)
+        return forecast[0] if single else forecast
+
+    def predict_quantiles(
+        self,
+        context: ContextLike,
+        prediction_length: int | None = None,
+        quantile_levels: tuple[float, ...] | list[float] = DEFAULT_QUANTILE_LEVELS,
+        **sample_kwargs: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Quantiles and mean of the ensemble of `sample` (Chronos's interface, with channels).
+
+        Args:
+            context, prediction_length: as in `predict`.
+            quantile_levels: levels in (0, 1); the quantiles are the members' empirical ones,
+                so they never decrease with the level.
+            sample_kwargs: `num_samples`, `seed`, `spread`, `batch_size`, `expert` of `sample`.
+
+        Returns:
+            quantiles, float64 (H, C, Q) for a single series or (B, H, C, Q) for a batch, and the
+            members' mean, (H, C) or (B, H, C).
+        """
+        levels = check_levels(quantile_levels)
+        samples = self.sample(context, prediction_length, **sample_kwargs)
+        quantiles = torch.from_numpy(ensemble_quantiles(samples.numpy(), levels))
+        return quantiles, samples.mean(dim=-3)
+
+    def _backtest_errors(
+        self, series: list[np.ndarray], batch_size: int, expert: NVARExpert | None
+    ) -> list[np.ndarray]:
+        """Per series, the (C,) RMS error of `predict` on its last `patch_length` steps from the
+        steps before (`panda_lite.ensemble.backtest_error`); a series too short to keep a patch
+        before them gets its std (the state is only known to the attractor's spread)."""
+        steps = self.config.patch_length
+        testable = [i for i, s in enumerate(series) if len(s) >= 2 * steps]
+        errors = [np.nanstd(s, axis=0) for s in series]
+        if testable:
+            (backtests,) = self._run_batches(
+                [series[i][:-steps] for i in testable],
+                batch_size,
+                lambda values, observed: self._forecast(values, observed, steps, expert)[:1],
+            )
+            for i, forecast in zip(testable, backtests.numpy()):
+                errors[i] = backtest_error(forecast, series[i][-steps:], series[i])
+        return errors
 
     @torch.inference_mode()
     def embed(self, context: ContextLike, batch_size: int = 32) -> torch.Tensor:
@@ -297,16 +404,35 @@ class PandaLitePipeline:
         batch_size: int,
         run: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]],
     ) -> tuple[torch.Tensor, ...]:
-        """Validates and pads `context`, applies `run(values, observed)` to at most `batch_size`
-        series at a time (fewer when they have many channels, so that a pass holds at most
-        MAX_CHANNELS_PER_PASS channel sequences: memory is bounded), and returns its outputs on
-        CPU, without the batch axis for a single series."""
+        """Validates and pads `context`, applies `run(values, observed)` to its series in
+        batches (`_run_batches`), and returns its outputs on CPU, without the batch axis for a
+        single series."""
         check_positive_int("batch_size", batch_size)
         series, single = self._prepare(context)
+        joined = self._run_batches(series, batch_size, run)
+        return tuple(output[0] for output in joined) if single else joined
+
+    def _run_batches(
+        self,
+        series: list[np.ndarray],
+        batch_size: int,
+        run: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]],
+    ) -> tuple[torch.Tensor, ...]:
+        """`run(values, observed)` on at most `batch_size` prepared series at a time (fewer when
+        they have many channels, so that a pass holds at most MAX_CHANNELS_PER_PASS channel
+        sequences: memory is bounded), outputs joined along the batch axis on CPU."""
         step = max(1, min(batch_size, MAX_CHANNELS_PER_PASS // series[0].shape[1]))
         outputs = []
         for start in range(0, len(series), step):
             values, observed = self._to_model_inputs(series[start : start + step])
             outputs.append([output.cpu() for output in run(values, observed)])
-        joined = tuple(torch.cat(parts) for parts in zip(*outputs))
-        return tuple(output[0] for output in joined) if single else joined
+        return tuple(torch.cat(parts) for parts in zip(*outputs))
+
+
+def _check_finite(forecast: torch.Tensor, event_dims: int) -> None:
+    """A guard on a forecast whose last `event_dims` axes are one series' (the input checks
+    should make it unreachable): a ValueError naming the series that are not finite."""
+    finite = torch.isfinite(forecast).flatten(-event_dims).all(-1)  # () or (B,)
+    if not finite.all():
+        rows = (~finite).reshape(-1).nonzero().flatten().tolist()
+        raise ValueError(f"the forecast of series {rows} is not finite; please report the context that caused it")

@@ -1,5 +1,5 @@
 """Evaluation of chaotic-system forecasters, above the pipeline: harness, baselines, data,
-report and plots.
+fixed suites, report and plots.
 
     from panda_lite.evaluation import EvalConfig, evaluate, write_report, default_baselines
     from panda_lite.evaluation.data import integrate_dysts
@@ -25,6 +25,10 @@ __getattr__, __dir__ = lazy_exports(
         "Trajectory": "data",
         "integrate_dysts": "data",
         "load_corpus_split": "data",
+        "evaluate_probabilistic": "probabilistic",
+        "write_probabilistic_report": "probabilistic",
+        "load_suite": "suites",
+        "suite_config": "suites",
         "write_report": "report",
     },
 )
@@ -38,8 +42,12 @@ __all__ = [
     "context_mean",
     "default_baselines",
     "evaluate",
+    "evaluate_probabilistic",
     "integrate_dysts",
     "last_value",
     "load_corpus_split",
+    "load_suite",
+    "suite_config",
+    "write_probabilistic_report",
     "write_report",
 ]

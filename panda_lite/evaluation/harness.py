@@ -103,7 +103,8 @@ class EvalResult:
     """Per-system scores and their summaries.
 
     per_system[system_id] = {"dt", "lyapunov_max", "n_windows", "n_long",
-        "short": {method: {h: {metric: mean over windows}}}, "long": {method: {metric: mean}}}
+        "short": {method: {h: {metric: mean over windows}}},
+        "window_smape": {method: {h: [sMAPE of each window]}}, "long": {method: {metric: mean}}}
     """
 
     config: EvalConfig
@@ -161,6 +162,15 @@ def _score_windows(
     return scores
 
 
+def draw_windows(traj: Trajectory, config: EvalConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The next K = windows_per_trajectory windows of `traj` from `rng`: contexts
+    (K, context_length, C) and what followed them (K, max(horizons), C)."""
+    ctx, horizon = config.context_length, config.horizons[-1]
+    starts = sample_window_starts(len(traj.values), ctx + horizon, config.windows_per_trajectory, rng)
+    windows = np.stack([traj.values[s : s + ctx + horizon] for s in starts])
+    return windows[:, :ctx], windows[:, ctx:]
+
+
 def evaluate(
     methods: dict[str, Forecaster], trajectories: list[Trajectory], config: EvalConfig, progress: bool = True
 ) -> EvalResult:
@@ -196,9 +206,7 @@ def evaluate(
         total=len(trajectories) * config.windows_per_trajectory, desc="windows", unit="win", disable=not progress
     )
     for traj in trajectories:
-        starts = sample_window_starts(len(traj.values), ctx + horizon, config.windows_per_trajectory, rng)
-        windows = np.stack([traj.values[s : s + ctx + horizon] for s in starts])
-        context, truth = windows[:, :ctx], windows[:, ctx:]
+        context, truth = draw_windows(traj, config, rng)
         z_truth = standardize(truth, context)
         acc = sums.setdefault(traj.system_id, {"traj": traj, "n": 0, "n_long": 0, "short": defaultdict(list)})
         keep = traj.system_id in config.plot_systems and traj.system_id not in examples
@@ -211,8 +219,8 @@ def evaluate(
             )
             if keep:
                 examples[traj.system_id].forecasts[name] = pred[0]
-        acc["n"] += len(starts)
-        bar.update(len(starts))
+        acc["n"] += len(context)
+        bar.update(len(context))
         long_len = min(config.long_horizon, len(traj.values) - ctx)
         if config.long_horizon and long_len >= horizon:
             long_sums.setdefault(traj.system_id, defaultdict(list))
@@ -245,6 +253,10 @@ def _per_system_means(sums: dict[str, dict], long_sums: dict[str, dict], horizon
             "n_windows": acc["n"],
             "n_long": acc["n_long"],
             "short": short,
+            "window_smape": {
+                name: {h: np.concatenate([c[h]["smape"] for c in chunks]).tolist() for h in horizons}
+                for name, chunks in acc["short"].items()
+            },
             "long": long,
         }
     return per_system

@@ -127,3 +127,91 @@ def plot_error_vs_horizon(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     atomic_savefig(fig, path)
+
+
+def plot_fan(
+    path: str,
+    context: np.ndarray,
+    quantiles: np.ndarray,
+    levels: tuple[float, ...] | list[float],
+    point: np.ndarray | None = None,
+    samples: np.ndarray | None = None,
+    truth: np.ndarray | None = None,
+    title: str = "",
+    channel_names: list[str] | None = None,
+    context_shown: int | None = None,
+) -> None:
+    """Fan chart of a probabilistic forecast, one panel per channel (first MAX_CHANNELS).
+
+    Each pair of levels symmetric about 0.5 (e.g. 0.1 and 0.9) is a shaded band, darker
+    towards the centre; the median (when 0.5 is a level) and the point forecast are lines,
+    a few members thin lines, the truth dashed on top.
+
+    Args:
+        path: output PNG.
+        context: (T, C) context.
+        quantiles: (H, C, Q) forecast quantiles at `levels`.
+        levels: (Q,) quantile levels.
+        point: optional (H, C) point forecast.
+        samples: optional (S, H, C) members; the first 5 are drawn.
+        truth: optional (H', C) true continuation.
+        title, channel_names, context_shown: as in `plot_forecast`.
+    """
+    levels = [float(level) for level in levels]
+    bands = sorted(
+        ((lo, hi) for lo in levels for hi in levels if lo < 0.5 and abs(lo + hi - 1.0) < 1e-9), key=lambda b: b[0]
+    )
+    n_ch = min(context.shape[1], MAX_CHANNELS)
+    names = channel_names or [f"x{j}" for j in range(context.shape[1])]
+    fig = _figure(11, 1.8 * n_ch + 0.6)
+    axes = fig.subplots(n_ch, 1, sharex=True, squeeze=False)[:, 0]
+    shown = context if context_shown is None else context[-context_shown:]
+    t_ctx, t_fc = np.arange(-len(shown), 0), np.arange(quantiles.shape[0])
+    for j, ax in enumerate(axes):
+        ax.plot(t_ctx, shown[:, j], color="0.3", lw=1.0, label="context")
+        for k, (lo, hi) in enumerate(bands):
+            ax.fill_between(
+                t_fc,
+                quantiles[:, j, levels.index(lo)],
+                quantiles[:, j, levels.index(hi)],
+                color="C0",
+                alpha=0.15 + 0.5 * k / max(len(bands), 1),
+                lw=0,
+                label=f"{100 * (hi - lo):.0f}% interval",
+            )
+        for i, member in enumerate([] if samples is None else samples[:5]):
+            ax.plot(t_fc, member[:, j], color="C0", lw=0.5, alpha=0.6, label="members" if i == 0 else None)
+        if 0.5 in levels:
+            ax.plot(t_fc, quantiles[:, j, levels.index(0.5)], color="C0", lw=1.4, label="median")
+        if point is not None:
+            ax.plot(t_fc, point[:, j], color="C1", lw=1.2, label="point forecast")
+        if truth is not None:
+            ax.plot(np.arange(len(truth)), truth[:, j], color="k", lw=1.2, ls="--", zorder=3, label="truth")
+        ax.axvline(0, color="0.6", ls=":", lw=0.8)
+        ax.set_ylabel(names[j])
+    axes[-1].set_xlabel(_time_label(len(shown), len(context)))
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    atomic_savefig(fig, path)
+
+
+def plot_spread_skill(path: str, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Spread-skill curves: per method, ensemble spread (dashed) and the RMSE of the ensemble
+    mean (solid) against lead time, on context z-units; a calibrated ensemble's lines meet.
+
+    Args:
+        path: output PNG.
+        curves: method -> (spread (H,), skill (H,)).
+    """
+    fig = _figure(7, 4)
+    ax = fig.subplots()
+    for i, (name, (spread, skill)) in enumerate(curves.items()):
+        lead = np.arange(1, len(spread) + 1)
+        ax.plot(lead, skill, color=f"C{i}", lw=1.4, label=f"{name}: RMSE of mean")
+        ax.plot(lead, spread, color=f"C{i}", lw=1.2, ls="--", label=f"{name}: spread")
+    ax.set_xlabel("lead time (steps)")
+    ax.set_ylabel("context z-units")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    atomic_savefig(fig, path)
