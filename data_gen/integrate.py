@@ -225,23 +225,38 @@ def _record_step(out, ids, k_next, t_next, t, h, accept, t0, dt, n_transient, xp
 
     Members moved from t to t + h (both (E,)); ``t_next`` is the time of grid point ``k_next``.
     ``make_interpolant()`` builds the step's dense output only when some grid point was passed.
-    A step may pass several grid points, so loop until none is left; ``k_next`` and
-    ``t_next`` advance in place.
+    A step may pass many grid points (a member resting near a fixed point takes huge steps):
+    all of them are interpolated in one call; ``k_next`` and ``t_next`` advance in place.
     """
-    interpolate = None
-    while True:
-        hit = accept & (t_next <= t + h + 1e-9 * dt)
-        if not bool(hit.any()):
-            return
-        interpolate = interpolate or make_interpolant()
-        theta = xp.clip((t_next[hit] - t[hit]) / h[hit], 0.0, 1.0)
-        values = interpolate(hit, theta)
-        k_hit = k_next[hit]
-        save = k_hit >= n_transient
-        out[ids[hit][save], k_hit[save] - n_transient] = values.T[save]
-        k_next[hit] += 1
-        # Multiply rather than accumulate dt, so grid times carry no rounding drift.
-        t_next[hit] = t0 + dt * xp.asarray(k_hit + 1, dtype=t.dtype)
+    end = t + h + 1e-9 * dt
+    hit = accept & (t_next <= end)
+    if not bool(hit.any()):
+        return
+    idx = _flatnonzero(hit, xp)
+    k0 = k_next[idx]
+    # Grid times are t0 + k dt (multiplied, never accumulated, so they carry no rounding drift);
+    # the count from the division is corrected by one where it rounded across the bound.
+    n = xp.asarray(xp.floor((end[idx] - t_next[idx]) / dt), dtype=k0.dtype) + 1
+    n = xp.where(t0 + dt * xp.asarray(k0 + n - 1, dtype=t.dtype) > end[idx], n - 1, n)
+    n = xp.where(t0 + dt * xp.asarray(k0 + n, dtype=t.dtype) <= end[idx], n + 1, n)
+    rows = _repeat(idx, n, xp)
+    offset = xp.arange(rows.shape[0], device=rows.device) - _repeat(xp.cumsum(n, 0) - n, n, xp)
+    k = k_next[rows] + offset
+    theta = xp.clip((t0 + dt * xp.asarray(k, dtype=t.dtype) - t[rows]) / h[rows], 0.0, 1.0)
+    values = make_interpolant()(rows, theta)
+    save = k >= n_transient
+    out[ids[rows][save], k[save] - n_transient] = values.T[save]
+    k_next[idx] = k0 + n
+    t_next[idx] = t0 + dt * xp.asarray(k0 + n, dtype=t.dtype)
+
+
+def _flatnonzero(mask, xp):
+    return np.flatnonzero(mask) if xp is np else xp.nonzero(mask)[:, 0]
+
+
+def _repeat(values, counts, xp):
+    """values[i] repeated counts[i] times, in order."""
+    return np.repeat(values, counts) if xp is np else xp.repeat_interleave(values, counts)
 
 
 def _to_numpy(x) -> np.ndarray:
