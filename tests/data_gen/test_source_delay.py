@@ -24,20 +24,6 @@ def _on_attractor(spec, seed=0):
     return integrate_delay([spec], y0, 0.05, 1, 400).trajectories[0, 0]
 
 
-def test_examples_are_accepted_and_rejected_by_screening():
-    examples = SOURCE.examples()
-    specs = [examples["chaotic"], examples["regular"]]
-    rng = np.random.default_rng(0)
-    y0 = np.stack([SOURCE.initial_state(s, rng) for s in specs])
-    (chaotic, reason, _), (regular, regular_reason, _) = screen_fresh(
-        specs, y0, np.random.default_rng(1), EvolveConfig()
-    )
-    assert reason is None and chaotic is not None
-    assert regular is None and regular_reason == "broadband_spectrum"  # a limit cycle: a line spectrum
-    assert chaotic.attractor.shape == (64, HISTORY_POINTS + 1)
-    assert 8 <= chaotic.candidate.spec["period"] / SOURCE.screen_dt <= 512
-
-
 def test_rebuild_from_json_is_bit_identical():
     spec = _spec(["sech", "tent"], 7.0, [300.0, 4.0], [1.3, 0.55])
     y0 = SOURCE.initial_state(spec, np.random.default_rng(3))

@@ -1,0 +1,71 @@
+"""The founder-source contract (data_gen/sources/base.py), checked once for every source.
+
+Source-specific behaviour (equations, integrators, templates) is tested in test_source_*.py.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from data_gen.evolve import EvolveConfig, integrate_system, mutate_params, screen_fresh
+from data_gen.sources import SOURCE_NAMES, get_source
+
+
+@pytest.mark.parametrize("name", SOURCE_NAMES)
+def test_examples_are_screened_as_documented(name):
+    """The known chaotic member is accepted, the known regular one rejected, at the defaults."""
+    source = get_source(name)
+    examples = source.examples()
+    specs = [examples["chaotic"], examples["regular"]]
+    rng = np.random.default_rng(0)
+    y0 = np.stack([source.initial_state(s, rng) for s in specs])
+    (chaotic, reason, scores), (regular, regular_reason, _) = screen_fresh(specs, y0, rng, EvolveConfig())
+    assert chaotic is not None, (reason, scores)
+    assert chaotic.lyapunov > 0 and chaotic.candidate.spec["name"] == examples["chaotic"]["name"]
+    assert regular is None and regular_reason is not None
+
+
+@pytest.mark.parametrize("name", SOURCE_NAMES)
+def test_draws_are_seeded_valid_json_specs(name):
+    source = get_source(name)
+    a = source.sample_batch(np.random.default_rng(3), 6)
+    b = source.sample_batch(np.random.default_rng(3), 6)
+    assert json.dumps(a) == json.dumps(b)
+    for spec in a:
+        assert spec["source"] == name and spec["name"].startswith(f"{name}:")
+        assert json.loads(json.dumps(spec)) == spec
+        assert source.dimension(spec) >= 1 and 1 <= source.observed_dimension(spec) <= source.dimension(spec)
+        assert source.bounded_mask(spec).shape == (source.dimension(spec),)
+        assert isinstance(source.describe(spec), str) and source.period(spec) > 0
+
+
+@pytest.mark.parametrize("name", SOURCE_NAMES)
+def test_a_mutant_rebuilt_from_json_integrates_bit_identically(name):
+    source = get_source(name)
+    cfg = EvolveConfig(n_points=256)
+    rng = np.random.default_rng(1)
+    spec = source.examples()["chaotic"]
+    spec = {**spec, "params": mutate_params(spec["params"], rng, 0.25)}
+    y0 = np.stack([source.initial_state(spec, rng) for _ in range(2)])
+    a = integrate_system(spec, y0, 32.0, 64, cfg)
+    b = integrate_system(json.loads(json.dumps(spec)), y0.copy(), 32.0, 64, cfg)
+    assert a.status == b.status
+    assert np.array_equal(a.trajectories, b.trajectories, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", [n for n in SOURCE_NAMES if get_source(n).has_vector_field])
+def test_a_batch_of_different_members_equals_each_member_alone(name):
+    source = get_source(name)
+    specs = source.sample_batch(np.random.default_rng(5), 6)
+    specs = [s for s in specs if source.dimension(s) == source.dimension(specs[0])]
+    rng = np.random.default_rng(6)
+    y = np.stack([source.initial_state(s, rng) for s in specs], axis=1)  # (S, E)
+    t = rng.uniform(0, 10, len(specs))
+    field = source.vector_field(specs)
+    together = field(t, y)
+    for e, spec in enumerate(specs):
+        alone = source.vector_field([spec])(t[e : e + 1], y[:, e : e + 1])
+        np.testing.assert_allclose(together[:, e : e + 1], alone, rtol=1e-12, atol=1e-12)
+    keep = np.array([0, len(specs) - 1])
+    np.testing.assert_allclose(field.subset(keep)(t[keep], y[:, keep]), together[:, keep], rtol=1e-12, atol=1e-12)
