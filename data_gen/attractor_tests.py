@@ -23,6 +23,7 @@ class TestConfig:
     max_zscore: float = 15.0  # bounded: no excursion beyond this many standard deviations
     fixed_point_tail: float = 0.1  # not_fixed_point: fraction of the trajectory at its end...
     fixed_point_tol: float = 1e-3  # ...whose range, relative to the whole range, must exceed this
+    min_range: float = 1e-6  # not_fixed_point: some channel's range must exceed this x (1 + its max |x|)
     stationarity_segments: int = 2  # stationarity: compare mean/std of this many segments
     max_nonstationarity: float = 1.5  # max |Δmean|/std or |log std ratio| between segments
     spectrum_line_fraction: float = 0.01  # broadband: the strongest 1% of frequency bins...
@@ -50,9 +51,13 @@ def bounded(x: np.ndarray, ppp: float, cfg: TestConfig) -> tuple[bool, float]:
 
 
 def not_fixed_point(x: np.ndarray, ppp: float, cfg: TestConfig) -> tuple[bool, float]:
-    """The last ``fixed_point_tail`` of the trajectory still moves. Score: its range / full range."""
+    """The trajectory moves at all (a member resting on an equilibrium still shows integration
+    noise, of the same relative size everywhere) and its last ``fixed_point_tail`` still moves.
+    Score: the tail's range / the full range."""
     tail = x[-max(2, int(len(x) * cfg.fixed_point_tail)) :]
     full = np.ptp(x, axis=0)
+    if not (full > cfg.min_range * (1 + np.abs(x).max(0))).any():
+        return False, 0.0
     score = float((np.ptp(tail, axis=0) / (full + 1e-300)).max()) if full.max() > 0 else 0.0
     return score > cfg.fixed_point_tol, score
 

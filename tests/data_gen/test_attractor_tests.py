@@ -90,3 +90,10 @@ def test_thresholds_drive_the_decision(cases):
 def test_run_tests_validates_shape():
     with pytest.raises(ValueError, match="at least 4 periods"):
         at.run_tests(np.zeros((10, 3)), PPP, CFG)
+
+
+def test_a_member_resting_on_an_equilibrium_is_a_fixed_point():
+    """Integration noise of 1e-9 around an equilibrium has a relative tail range near 1."""
+    rest = 2.0 + 1e-9 * np.random.default_rng(0).standard_normal((4096, 3))
+    assert at.not_fixed_point(rest, 64.0, at.TestConfig()) == (False, 0.0)
+    assert at.run_tests(rest, 64.0)[0] == "not_fixed_point"
