@@ -116,7 +116,7 @@ def fingerprint(x: np.ndarray, ppp: float) -> np.ndarray:
     band = np.searchsorted(edges, cycles_per_period) - 1
     inside = (band >= 0) & (band < FINGERPRINT_BANDS)
     bands = np.stack([np.bincount(band[inside], power[inside, c], FINGERPRINT_BANDS) for c in range(z.shape[1])])
-    bands /= bands.sum(1, keepdims=True) + 1e-300
+    bands = bands / (bands.sum(1, keepdims=True) + 1e-300)
     return np.concatenate([quantiles / 4.0, np.sqrt(bands)], axis=1)
 
 
