@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="panda-lite-generate",
         description=__doc__.split("\n\n")[0],
-        epilog="Systems written: the split's founders that pass the attractor tests, plus N evolved ones.",
+        epilog="Systems written: the split's dysts founders that pass the attractor tests, plus N new ones "
+        "(fresh draws of the generated sources and evolved systems).",
         formatter_class=_HelpFormatter,
     )
     p.add_argument("--out", required=True, help="output folder; shards go to OUT/SPLIT/")

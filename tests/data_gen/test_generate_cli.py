@@ -13,6 +13,7 @@ SUMMARY = {
     "folder": "corpus/train",
     "shards": 2,
     "accepted_systems": 90,
+    "fresh_systems": 0,
     "evolved_systems": 6,
     "evolved_requested": 6,
     "trajectories": 720,
@@ -27,16 +28,18 @@ def test_every_option_has_help(capsys):
         cli.main(["--help"])
     assert exit_.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    for option in ("--seed", "--generations", "--mutation-sigma", "--skew-fraction", "--rtol", "--atol"):
+    options = ("--seed", "--generations", "--mutation-sigma", "--skew-fraction", "--rtol", "--atol")
+    for option in options:
         assert f"{option} {option[2:].upper().replace('-', '_')} " in text
-    assert "the founders that pass the attractor tests are written too, on top of these" in text
+    assert "the dysts founders that pass the attractor tests are written too, on top of these" in text
+    assert "--sources NAMES" in text and "spatiotemporal" in text
     assert all(action.help for action in cli.build_parser()._actions)
 
 
 def test_summary_says_where_and_what_founders_and_evolved_systems_add_up_to():
     assert cli.human_summary(SUMMARY).splitlines() == [
         "2 shards of the train split in corpus/train",
-        "  90 systems: 84 founders + 6 evolved",
+        "  90 systems: 84 founders + 0 fresh + 6 evolved",
         "  720 trajectories",
         "  took 1 min 23 s, 5 min 0 s CPU (18.0 systems per CPU-minute)",
     ]
@@ -47,7 +50,7 @@ def test_summary_counts_in_the_singular_and_names_a_shortfall():
     lines = cli.human_summary({**one, "trajectories": 1, "wall_seconds": 4.2}).splitlines()
     assert lines[:3] == [
         "1 shard of the train split in corpus/train",
-        "  2 systems: 1 founder + 1 evolved (of 3 asked: see --json for the rejections)",
+        "  2 systems: 1 founder + 0 fresh + 1 evolved (of 3 asked: see --json for the rejections)",
         "  1 trajectory",
     ]
     assert lines[3].startswith("  took 4 s, ")
@@ -70,7 +73,7 @@ def test_generate_is_quiet_and_prints_the_summary(tmp_path):
     assert done.stderr == ""
     assert done.stdout.splitlines()[:3] == [
         f"1 shard of the train split in {tmp_path / 'train'}",
-        "  1 system: 1 founder + 0 evolved",
+        "  1 system: 1 founder + 0 fresh + 0 evolved",
         "  1 trajectory",
     ]
 
