@@ -53,15 +53,8 @@ def plot_forecast(
         ax.plot(t_ctx, shown[:, j], color="0.3", lw=1.0, label="context")
         for i, (name, pred) in enumerate(forecasts.items()):
             ax.plot(np.arange(len(pred)), pred[:, j], color=f"C{i}", lw=1.4, alpha=0.7, label=name)
-        if truth is not None:
-            ax.plot(np.arange(len(truth)), truth[:, j], color="k", lw=1.2, ls="--", zorder=3, label="truth")
-        ax.axvline(0, color="0.6", ls=":", lw=0.8)
-        ax.set_ylabel(names[j])
-    axes[-1].set_xlabel(_time_label(len(shown), len(context)))
-    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
-    if title:
-        fig.suptitle(title)
-    atomic_savefig(fig, path)
+        _truth_and_label(ax, None if truth is None else truth[:, j], names[j])
+    _finish_series_figure(fig, axes, len(shown), len(context), title, path)
 
 
 def _time_label(shown: int, total: int) -> str:
@@ -185,15 +178,8 @@ def plot_fan(
             ax.plot(t_fc, quantiles[:, j, levels.index(0.5)], color="C0", lw=1.4, label="median")
         if point is not None:
             ax.plot(t_fc, point[:, j], color="C1", lw=1.2, label="point forecast")
-        if truth is not None:
-            ax.plot(np.arange(len(truth)), truth[:, j], color="k", lw=1.2, ls="--", zorder=3, label="truth")
-        ax.axvline(0, color="0.6", ls=":", lw=0.8)
-        ax.set_ylabel(names[j])
-    axes[-1].set_xlabel(_time_label(len(shown), len(context)))
-    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
-    if title:
-        fig.suptitle(title)
-    atomic_savefig(fig, path)
+        _truth_and_label(ax, None if truth is None else truth[:, j], names[j])
+    _finish_series_figure(fig, axes, len(shown), len(context), title, path)
 
 
 def plot_spread_skill(path: str, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
@@ -214,4 +200,21 @@ def plot_spread_skill(path: str, curves: dict[str, tuple[np.ndarray, np.ndarray]
     ax.set_ylabel("context z-units")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    atomic_savefig(fig, path)
+
+
+def _truth_and_label(ax, truth: np.ndarray | None, name: str) -> None:
+    """One channel's axes of a forecast figure: the truth (dashed), the forecast origin, its name."""
+    if truth is not None:
+        ax.plot(np.arange(len(truth)), truth, color="k", lw=1.2, ls="--", zorder=3, label="truth")
+    ax.axvline(0, color="0.6", ls=":", lw=0.8)
+    ax.set_ylabel(name)
+
+
+def _finish_series_figure(fig, axes, n_shown: int, n_context: int, title: str, path: str) -> None:
+    """Time label, legend and title of a forecast figure, then the atomic save."""
+    axes[-1].set_xlabel(_time_label(n_shown, n_context))
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
+    if title:
+        fig.suptitle(title)
     atomic_savefig(fig, path)
