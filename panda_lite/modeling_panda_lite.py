@@ -17,6 +17,7 @@ Horizons beyond H are `PandaLiteModel.rollout`: chunks of H fed back on a slidin
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -119,18 +120,20 @@ def roll_out(
     past_values: torch.Tensor,
     horizon: int,
     past_observed_mask: torch.Tensor | None = None,
+    first_chunk: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Feeds a fixed-horizon forecaster its own forecasts until `horizon` steps exist.
 
     `forecast_chunk(values, observed)` maps a (B, T, C) context (and its observed mask, or
     None) to the next (B, h, C) steps; each chunk is appended to the context, which slides to
-    keep its latest T steps (appended steps count as observed). -> (B, horizon, C).
+    keep its latest T steps (appended steps count as observed). `first_chunk`: the first
+    chunk (B, h, C) where the caller already has it. -> (B, horizon, C).
     """
     window = past_values.shape[1]
     values, observed = past_values, past_observed_mask
     chunks: list[torch.Tensor] = []
     while True:
-        chunk = forecast_chunk(values, observed)
+        chunk = forecast_chunk(values, observed) if chunks or first_chunk is None else first_chunk
         chunks.append(chunk)
         if sum(c.shape[1] for c in chunks) >= horizon:
             return torch.cat(chunks, dim=1)[:, :horizon]
@@ -198,49 +201,74 @@ class PandaLiteDynamicsEmbedding(nn.Module):
         return tokens + patch_missing.unsqueeze(-1).to(tokens.dtype) * self.missing_embedding
 
 
-def rotary_cos_sin(config: PandaLiteConfig, num_positions: int, device, dtype):
-    """cos, sin of shape (num_positions, head_dim // 2) for partial rotary positions (p-RoPE).
+def rotary_tables(
+    head_dim: int,
+    rope_fraction: float,
+    rope_theta: float,
+    num_positions: int,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Partial rotary (p-RoPE) tables: cos and signed sin, each (num_positions, head_dim), so
+    that rotating x = [x1 | x2] (halves) is x * cos + [x2 | x1] * sin (`apply_rotary`).
 
     Only the first `rope_fraction` of the frequency pairs rotate; the remaining pairs get
     frequency 0 (cos = 1, sin = 0), i.e. they pass through unrotated.
     """
-    half = config.head_dim // 2
-    rotating = int(config.rope_fraction * half)
-    exponents = torch.arange(half, device=device, dtype=torch.float32) * 2 / config.head_dim
-    inv_freq = config.rope_theta**-exponents
+    half = head_dim // 2
+    rotating = int(rope_fraction * half)
+    exponents = torch.arange(half, device=device, dtype=torch.float32) * 2 / head_dim
+    inv_freq = rope_theta**-exponents
     inv_freq = torch.where(torch.arange(half, device=device) < rotating, inv_freq, torch.zeros_like(inv_freq))
     angles = torch.arange(num_positions, device=device, dtype=torch.float32)[:, None] * inv_freq  # (N, half)
-    return angles.cos().to(dtype), angles.sin().to(dtype)
+    cos, sin = angles.cos().to(dtype), angles.sin().to(dtype)
+    return torch.cat([cos, cos], dim=-1), torch.cat([-sin, sin], dim=-1)
+
+
+_cached_rotary_tables = functools.lru_cache(maxsize=32)(rotary_tables)  # once per length, device, dtype
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotates pairs (x[j], x[j + head_dim/2]) of x (..., N, head_dim) by position angles."""
+    """Rotates pairs (x[j], x[j + E/2]) of x (..., L, E) by the angles of position l, with
+    `rotary_tables` cos, sin (L, E); -> a new tensor of x's shape."""
     first, second = x.chunk(2, dim=-1)
-    return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
+    swapped = torch.cat([second, first], dim=-1).mul_(sin)
+    return torch.mul(x, cos).add_(swapped)  # in place: one fewer temporary of x's size
 
 
 class PandaLiteAttention(nn.Module):
     """Multi-head self-attention over the second-to-last token axis, optionally rotary."""
 
-    def __init__(self, config: PandaLiteConfig, use_rotary: bool):
+    def __init__(self, config: PandaLiteConfig):
         super().__init__()
         self.config = config
-        self.use_rotary = use_rotary
         self.num_heads = config.num_attention_heads
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
         self.out = nn.Linear(config.d_model, config.d_model)
 
-    def forward(self, tokens: torch.Tensor, key_padding: torch.Tensor | None = None) -> torch.Tensor:
-        """tokens: (S, L, D) sequences of L tokens; key_padding: (S, L) True = ignore -> (S, L, D)."""
-        q, k, v = rearrange(self.qkv(tokens), "s l (three h e) -> three s h l e", three=3, h=self.num_heads)
-        if self.use_rotary:
-            cos, sin = rotary_cos_sin(self.config, tokens.shape[1], tokens.device, q.dtype)
-            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        rotary: tuple[torch.Tensor, torch.Tensor] | None = None,
+        key_padding: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """tokens: (S, L, D) sequences of L tokens; rotary: `rotary_tables` (L, E) to rotate
+        queries and keys by position, or None; key_padding: (S, L) True = ignore -> (S, L, D)."""
+        qkv = rearrange(self.qkv(tokens), "s l (three h e) -> three s h l e", three=3, h=self.num_heads)
+        if rotary is not None:
+            # One copy to head-major order makes the rotation (elementwise, memory-bound) run on
+            # contiguous rows: measured faster than rotating the strided views.
+            qkv = qkv.contiguous()
+            q, k = apply_rotary(qkv[:2], *rotary)  # (S, H, L, E) each
+            v = qkv[2]
+        else:
+            q, k, v = qkv
         mask = None
-        if key_padding is not None:
+        # An all-True mask gives the same bits as none, and none is faster; traced, the mask stays.
+        if key_padding is not None and (torch.compiler.is_compiling() or key_padding.any()):
             mask = ~key_padding[:, None, None, :]  # (S, 1, 1, L), True = attend
         dropout = self.config.attention_dropout if self.training else 0.0
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)  # (S, H, L, E)
         return self.out(rearrange(attended, "s h l e -> s l (h e)"))
 
 
@@ -263,23 +291,23 @@ class PandaLiteLayer(nn.Module):
         super().__init__()
         eps = config.rms_norm_eps
         self.temporal_norm = nn.RMSNorm(config.d_model, eps=eps)
-        self.temporal_attention = PandaLiteAttention(config, use_rotary=True)
+        self.temporal_attention = PandaLiteAttention(config)
         self.channel_attention = None
         if config.channel_attention:
             self.channel_norm = nn.RMSNorm(config.d_model, eps=eps)
-            self.channel_attention = PandaLiteAttention(config, use_rotary=False)
+            self.channel_attention = PandaLiteAttention(config)
         self.mlp_norm = nn.RMSNorm(config.d_model, eps=eps)
         self.mlp = PandaLiteMLP(config)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, hidden: torch.Tensor, patch_missing: torch.Tensor) -> torch.Tensor:
-        """hidden: (B, C, N, D); patch_missing: (B, C, N) -> (B, C, N, D)."""
+    def forward(
+        self, hidden: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor], key_padding: torch.Tensor | None
+    ) -> torch.Tensor:
+        """hidden: (B, C, N, D); rotary: `rotary_tables` (N, E); key_padding: (B C, N) True =
+        no key there, or None -> (B, C, N, D)."""
         batch, channels = hidden.shape[:2]
-        # A channel with no observed patch at all would mask every key (NaN softmax): let it
-        # attend to its (uninformative) padding instead.
-        key_padding = patch_missing & ~patch_missing.all(dim=-1, keepdim=True)
         tokens = rearrange(self.temporal_norm(hidden), "b c n d -> (b c) n d")
-        temporal = self.temporal_attention(tokens, rearrange(key_padding, "b c n -> (b c) n"))
+        temporal = self.temporal_attention(tokens, rotary, key_padding)
         hidden = hidden + self.dropout(rearrange(temporal, "(b c) n d -> b c n d", b=batch))
         if self.channel_attention is not None:
             tokens = rearrange(self.channel_norm(hidden), "b c n d -> (b n) c d")
@@ -293,14 +321,26 @@ class PandaLiteEncoder(nn.Module):
 
     def __init__(self, config: PandaLiteConfig):
         super().__init__()
+        self.config = config
         self.embedding = PandaLiteDynamicsEmbedding(config)
         self.layers = nn.ModuleList(PandaLiteLayer(config) for _ in range(config.num_hidden_layers))
         self.norm = nn.RMSNorm(config.d_model, eps=config.rms_norm_eps)
 
     def forward(self, patches: torch.Tensor, patch_missing: torch.Tensor) -> torch.Tensor:
+        """patches: (B, C, N, P) normalised; patch_missing: (B, C, N) bool -> (B, C, N, D)."""
+        config = self.config
         hidden = self.embedding(patches, patch_missing)
+        # Traced (torch.compile, ONNX export), the tables are built in the graph: a cache would
+        # keep the tracer's tensors.
+        tables = rotary_tables if torch.compiler.is_compiling() else _cached_rotary_tables
+        rotary = tables(
+            config.head_dim, config.rope_fraction, config.rope_theta, hidden.shape[2], hidden.device, hidden.dtype
+        )
+        # A channel with no observed patch at all would mask every key (NaN softmax): let it
+        # attend to its (uninformative) padding instead.
+        key_padding = rearrange(patch_missing & ~patch_missing.all(dim=-1, keepdim=True), "b c n -> (b c) n")
         for layer in self.layers:
-            hidden = layer(hidden, patch_missing)
+            hidden = layer(hidden, rotary, key_padding)
         return self.norm(hidden)
 
 

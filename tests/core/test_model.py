@@ -92,6 +92,27 @@ def test_short_context_equals_left_padded_masked_context():
     )
 
 
+def test_rotary_rotates_each_pair_by_its_position_angle_and_leaves_the_rest():
+    from panda_lite.modeling_panda_lite import _cached_rotary_tables, apply_rotary, rotary_tables
+
+    head_dim, positions = 16, 7
+    cos, sin = rotary_tables(head_dim, 0.75, 500.0, positions, torch.device("cpu"), torch.float64)
+    assert (
+        _cached_rotary_tables(head_dim, 0.75, 500.0, positions, torch.device("cpu"), torch.float64)[0]
+        is _cached_rotary_tables(head_dim, 0.75, 500.0, positions, torch.device("cpu"), torch.float64)[0]
+    )
+    x = torch.randn(2, 3, positions, head_dim, dtype=torch.float64)
+    rotated = apply_rotary(x, cos, sin)
+    pairs = torch.complex(x[..., : head_dim // 2], x[..., head_dim // 2 :])  # pair j: (x[j], x[j + E/2])
+    frequency = 500.0 ** (-torch.arange(head_dim // 2, dtype=torch.float64) * 2 / head_dim)
+    frequency[6:] = 0  # the last quarter of the pairs does not rotate (rope_fraction 0.75)
+    angle = torch.arange(positions, dtype=torch.float64)[:, None] * frequency
+    expected = pairs * torch.polar(torch.ones_like(angle), angle)
+    # (the angles are computed in float32, as in training)
+    torch.testing.assert_close(rotated, torch.cat([expected.real, expected.imag], dim=-1), atol=1e-6, rtol=1e-6)
+    assert torch.equal(rotated[..., 6:8], x[..., 6:8]) and torch.equal(rotated[..., 14:], x[..., 14:])
+
+
 def test_channel_attention_is_permutation_equivariant():
     model = small_model()
     x = torch.randn(2, 64, 4, generator=torch.Generator().manual_seed(4))
