@@ -15,7 +15,7 @@ get the network.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -45,59 +45,95 @@ def leaves_range(forecast: np.ndarray, context: np.ndarray, margin: float = RANG
     return bool(((forecast < low - slack) | (forecast > high + slack)).any())
 
 
+@dataclass
+class Candidates:
+    """The rows of a batch whose NVAR backtest stays in range over the whole horizon.
+
+    Attributes:
+        rows: their indices in the batch.
+        contexts: their gap-free contexts, (T_i, C) float64 each.
+        guesses: NVAR's forecasts of each context's last `backtest` steps, (backtest, C) each.
+    """
+
+    rows: list[int] = field(default_factory=list)
+    contexts: list[np.ndarray] = field(default_factory=list)
+    guesses: list[np.ndarray] = field(default_factory=list)
+
+
 class NVARExpert:
-    """The "nvar" expert with `delays` delay taps, backtested over `backtest` steps."""
+    """The "nvar" expert with `delays` delay taps, backtested over `backtest` steps.
+
+    A batch goes through it in three steps, so that the network's backtest can share the
+    forecast's first network pass: `candidates` (NVAR backtests, all rows of one length in one
+    batched fit), `held_back` (the network's backtest inputs for them), `choose` (which
+    candidates NVAR beats the network on), then `forecast`. A row's outcome never depends on
+    the rest of its batch.
+    """
 
     def __init__(self, delays: int, backtest: int):
         self.nvar = NVAR(delays=delays)
         self.backtest = backtest
 
-    def choose(
-        self,
-        values: torch.Tensor,
-        observed: torch.Tensor,
-        network: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor],
-        horizon: int,
-    ) -> dict[int, np.ndarray]:
-        """The series the expert forecasts `horizon` steps for: {row: its gap-free context
-        (T, C) float64}.
+    def _by_length(self, contexts: list[np.ndarray], horizon: int) -> list[np.ndarray]:
+        """NVAR forecasts (horizon, C) of each (T_i, C) context, one batched fit and rollout
+        per distinct length."""
+        forecasts: list[np.ndarray] = [np.empty(0)] * len(contexts)
+        for length in sorted({len(c) for c in contexts}):
+            group = [i for i, c in enumerate(contexts) if len(c) == length]
+            for i, forecast in zip(group, self.nvar(np.stack([contexts[i] for i in group]), horizon)):
+                forecasts[i] = forecast
+        return forecasts
 
-        values, observed: the padded (B, L, C) batch; `network(values, observed, steps)` is
-        the network's rollout (rows, steps, C), run here only on the rows whose NVAR backtest
-        stays in range, on the context without its last `backtest` steps (left-padded as
-        missing, like any shorter context). A row's forecast does not depend on its batch.
-        """
+    def candidates(self, values: torch.Tensor, observed: torch.Tensor, horizon: int) -> Candidates:
+        """values, observed: the padded (B, L, C) batch -> the rows whose gap-free context holds
+        two backtests and whose NVAR backtest rollout, run over max(backtest, horizon) steps,
+        stays in range."""
         backtest = self.backtest
         steps = gap_free_steps(observed)
         eligible = (steps >= 2 * backtest).nonzero().flatten().tolist()
+        found = Candidates()
         if not eligible or values.shape[2] > MAX_CHANNELS:
-            return {}
-        candidates = {}  # row -> (gap-free context, NVAR's backtest), for backtests stable over the horizon
-        for row in eligible:
-            context = values[row, -int(steps[row]) :].cpu().double().numpy()  # (T, C)
-            guess = self.nvar(context[None, :-backtest], max(backtest, horizon))[0]
+            return found
+        contexts = [values[row, -int(steps[row]) :].cpu().double().numpy() for row in eligible]  # (T, C) each
+        guesses = self._by_length([c[:-backtest] for c in contexts], max(backtest, horizon))
+        for row, context, guess in zip(eligible, contexts, guesses):
             if not leaves_range(guess, context[:-backtest]):
-                candidates[row] = (context, guess[:backtest])
-        if not candidates:
-            return {}
-        rows = list(candidates)
-        held_back = network(
+                found.rows.append(row)
+                found.contexts.append(context)
+                found.guesses.append(guess[:backtest])
+        return found
+
+    def held_back(
+        self, values: torch.Tensor, observed: torch.Tensor, candidates: Candidates
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's backtest inputs (rows, L, C): each candidate's context without its last
+        `backtest` steps, left-padded as missing (like any shorter context)."""
+        rows, backtest = candidates.rows, self.backtest
+        return (
             F.pad(values[rows, :-backtest], (0, 0, backtest, 0)),
             F.pad(observed[rows, :-backtest], (0, 0, backtest, 0), value=False),
-            backtest,
-        )  # (rows, backtest, C)
-        chosen = {}
-        for (row, (context, guess)), by_network in zip(candidates.items(), held_back.cpu().double().numpy()):
+        )
+
+    def choose(self, candidates: Candidates, by_network: np.ndarray) -> list[int]:
+        """Indices into `candidates` where NVAR's backtest sMAPE (on the z-scores of the steps
+        before the backtest) is below the network's; by_network: the network's backtest
+        forecasts (rows, >= backtest, C)."""
+        backtest = self.backtest
+        chosen = []
+        for i, (context, guess, network) in enumerate(zip(candidates.contexts, candidates.guesses, by_network)):
             past, truth = context[:-backtest], context[-backtest:]
             expert_error, network_error = (
-                smape(standardize(forecast, past), standardize(truth, past)) for forecast in (guess, by_network)
+                smape(standardize(forecast, past), standardize(truth, past))
+                for forecast in (guess, network[:backtest])
             )
             if expert_error < network_error:
-                chosen[row] = context
+                chosen.append(i)
         return chosen
 
-    def forecast(self, context: np.ndarray, horizon: int) -> torch.Tensor | None:
-        """The expert's (horizon, C) float64 forecast after a (T, C) context, or None where it
-        leaves the context's range (the network forecasts instead)."""
-        forecast = self.nvar(context[None], horizon)[0]
-        return None if leaves_range(forecast, context) else torch.from_numpy(forecast)
+    def forecast(self, contexts: list[np.ndarray], horizon: int) -> list[torch.Tensor | None]:
+        """The expert's (horizon, C) float64 forecast after each (T_i, C) context, or None where
+        it leaves the context's range (the network forecasts instead)."""
+        return [
+            None if leaves_range(forecast, context) else torch.from_numpy(forecast)
+            for context, forecast in zip(contexts, self._by_length(contexts, horizon))
+        ]

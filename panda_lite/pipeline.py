@@ -27,8 +27,8 @@ from .ensemble import (
 from .experts import EXPERTS, NVARExpert
 from .inputs import MAX_ABS_VALUE, ContextLike, check_positive_int, split_contexts
 from .io import atomic_write_json
-from .locate import list_bundled_checkpoints, resolve_checkpoint, resolve_device
-from .modeling_panda_lite import PandaLiteModel, left_pad
+from .locate import list_bundled_checkpoints, resolve_checkpoint, resolve_device, resolve_dtype
+from .modeling_panda_lite import PandaLiteModel, left_pad, roll_out
 
 EXPERT_CHOICES = ("auto", *EXPERTS)
 MAX_CHANNELS_PER_PASS = 2048  # series x channels in one network pass
@@ -91,6 +91,9 @@ class PandaLitePipeline:
     def __init__(self, model: PandaLiteModel, config: PipelineConfig | None = None):
         self.model = model.eval()
         self.pipeline_config = config or PipelineConfig()
+        #: The weights' precision and how it was chosen (e.g. "float32 (auto: cpu has no native
+        #: bfloat16)"), for reports.
+        self.precision = str(self.dtype).removeprefix("torch.")
 
     @property
     def config(self) -> PandaLiteConfig:
@@ -126,23 +129,22 @@ class PandaLitePipeline:
         Args:
             device: e.g. "cpu", "cuda:0" or a torch.device; default CPU. One this machine does
                 not have is a ValueError listing the ones it has (`resolve_device`).
-            dtype: e.g. torch.float32, "bfloat16"; default float32. `torch_dtype` is accepted too.
+            dtype: "auto" (bfloat16 where the device multiplies it natively, see
+                `native_bfloat16`, else float32), a torch dtype or its name; default float32,
+                the reference. `torch_dtype` is accepted too. `pipe.precision` says what was
+                chosen and why.
             expert: "auto" (the checkpoint's `pipeline_config.json`, else "off"), "off" or "nvar".
             kwargs: passed on to `PandaLiteModel.from_pretrained` (e.g. `revision`, `cache_dir`).
         """
-        dtype = kwargs.pop("torch_dtype", dtype)
-        if isinstance(dtype, str):
-            if not isinstance(getattr(torch, dtype, None), torch.dtype):
-                raise ValueError(f"dtype {dtype!r} is not a torch dtype name (e.g. 'float32', 'bfloat16')")
-            dtype = getattr(torch, dtype)
+        target = resolve_device(device)
+        dtype, precision = resolve_dtype(kwargs.pop("torch_dtype", dtype), target)
         if expert not in EXPERT_CHOICES:
             raise ValueError(f"expert must be one of {EXPERT_CHOICES}, got {expert!r}")
-        target = resolve_device(device)
         location, is_local = resolve_checkpoint(name_or_path)
         if is_local:
             kwargs["local_files_only"] = True
         try:
-            model = PandaLiteModel.from_pretrained(location, dtype=dtype or torch.float32, strict=True, **kwargs)
+            model = PandaLiteModel.from_pretrained(location, dtype=dtype, strict=True, **kwargs)
         except OSError as error:
             if is_local:
                 raise
@@ -155,7 +157,9 @@ class PandaLitePipeline:
         if expert != "auto":
             config = PipelineConfig(**{**asdict(config), "expert": expert})
         model.to(target)  # type: ignore[arg-type]  # (transformers wraps Module.to; mypy misreads it)
-        return cls(model, config)
+        pipe = cls(model, config)
+        pipe.precision = precision
+        return pipe
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
         """The model (`save_pretrained`) and this pipeline's `pipeline_config.json`."""
@@ -216,8 +220,11 @@ class PandaLitePipeline:
         observed = torch.cat([o for _, o in padded]).to(self.device)
         return values, observed
 
-    def _network(self, values: torch.Tensor, observed: torch.Tensor, horizon: int) -> torch.Tensor:
-        return self.model.rollout(values, horizon, observed).prediction
+    def _chunk(self, values: torch.Tensor, observed: torch.Tensor | None) -> torch.Tensor:
+        """One network pass: (B, L, C) context -> its next `prediction_length` steps (B, H, C)."""
+        prediction = self.model(past_values=values, past_observed_mask=observed, return_dict=True).prediction
+        assert prediction is not None
+        return prediction
 
     def _expert(self, name: str) -> NVARExpert | None:
         if name == "auto":
@@ -233,14 +240,29 @@ class PandaLitePipeline:
         self, values: torch.Tensor, observed: torch.Tensor, horizon: int, expert: NVARExpert | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The network's rollout (B, H, C), replaced series by series by the expert's forecast
-        where it wins the backtest and stays in range, and which rows it made (B,) bool."""
-        forecast = self._network(values, observed, horizon).cpu()
-        used = torch.zeros(len(values), dtype=torch.bool)
-        if expert is not None:
-            for row, context in expert.choose(values, observed, self._network, horizon).items():
-                by_expert = expert.forecast(context, horizon)
-                if by_expert is not None:
-                    forecast[row], used[row] = by_expert, True
+        where it wins the backtest and stays in range, and which rows it made (B,) bool.
+
+        With the expert, the network's backtests of its candidates run in the forecast's first
+        network pass, and the rows the expert takes are not rolled out further.
+        """
+        rows = len(values)
+        used = torch.zeros(rows, dtype=torch.bool)
+        if expert is None:
+            return roll_out(self._chunk, values, horizon, observed).cpu(), used
+        candidates = expert.candidates(values, observed, horizon)
+        held_values, held_observed = expert.held_back(values, observed, candidates)
+        first = self._chunk(torch.cat([values, held_values]), torch.cat([observed, held_observed]))
+        first, by_network = first[:rows], first[rows:]  # (B, H, C), (candidates, H, C)
+        forecast = torch.empty(rows, horizon, values.shape[2], dtype=first.dtype)
+        chosen = expert.choose(candidates, by_network.cpu().double().numpy())
+        contexts = [candidates.contexts[i] for i in chosen]
+        for i, by_expert in zip(chosen, expert.forecast(contexts, horizon)):
+            if by_expert is not None:
+                row = candidates.rows[i]
+                forecast[row], used[row] = by_expert.to(forecast.dtype), True
+        rest = (~used).nonzero().flatten()
+        if len(rest):
+            forecast[rest] = roll_out(self._chunk, values[rest], horizon, observed[rest], first[rest]).cpu()
         return forecast, used
 
     def predict(

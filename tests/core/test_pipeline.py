@@ -93,6 +93,31 @@ def test_nvar_expert_forecasts_a_quadratic_flow_it_backtests_better(expert_pipe,
     assert by_expert.shape == () and bool(by_expert)
 
 
+def test_the_expert_shares_the_first_network_pass_and_skips_the_rollout_it_replaces(
+    expert_pipe, lorenz_trajectory, monkeypatch
+):
+    # Lorenz: NVAR wins. Its network backtest rides in the forecast's first pass, and the
+    # series it takes is not rolled out further: one network pass instead of five.
+    context = lorenz_trajectory[1000:1300].astype(np.float32)
+    native = expert_pipe.config.prediction_length
+    calls = []
+    chunk = PandaLitePipeline._chunk
+    monkeypatch.setattr(PandaLitePipeline, "_chunk", lambda self, v, o: calls.append(len(v)) or chunk(self, v, o))
+    _, by_expert = expert_pipe.predict(context, 4 * native, return_expert=True)
+    assert bool(by_expert) and calls == [2]  # the series and its backtest, in one pass
+    calls.clear()
+    expert_pipe.predict(context, 4 * native, expert="off")
+    assert calls == [1, 1, 1, 1]
+
+
+def test_the_batched_nvar_fit_is_each_series_own(lorenz_trajectory):
+    contexts = np.stack([lorenz_trajectory[s : s + 200] for s in (0, 300, 900)]).astype(np.float64)
+    nvar = NVAR(delays=2)
+    together = nvar(contexts, 50)
+    for i in range(len(contexts)):
+        assert np.array_equal(together[i], nvar(contexts[i : i + 1], 50)[0])
+
+
 def test_nvar_expert_is_skipped_where_it_backtests_worse_or_cannot_run(pipe, expert_pipe, lorenz_trajectory):
     noise = np.random.default_rng(0).normal(size=(128, 3))  # no dynamics for NVAR to fit
     holed = lorenz_trajectory[1000:1128].copy()
@@ -203,6 +228,8 @@ def test_loading_errors_and_dtype(tiny_checkpoint, tmp_path):
         PandaLitePipeline.from_pretrained(tmp_path)
     with pytest.raises(ValueError, match="not a torch dtype"):
         PandaLitePipeline.from_pretrained(tiny_checkpoint, dtype="float33")
+    with pytest.raises(ValueError, match="floating-point"):
+        PandaLitePipeline.from_pretrained(tiny_checkpoint, dtype=torch.int8)
     bf16 = PandaLitePipeline.from_pretrained(tiny_checkpoint, torch_dtype="bfloat16")
     assert bf16.dtype == torch.bfloat16
     fp32 = PandaLitePipeline.from_pretrained(tiny_checkpoint)
@@ -211,6 +238,19 @@ def test_loading_errors_and_dtype(tiny_checkpoint, tmp_path):
     assert low.dtype == torch.float64
     # bf16 weights keep the forecast close to fp32 (8-bit mantissa, normalised inputs).
     assert (low - full).abs().max() < 0.1 * full.abs().max()
+    assert (fp32.precision, bf16.precision) == ("float32", "bfloat16")
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_auto_dtype_picks_bfloat16_only_where_it_is_native_and_says_so(tiny_checkpoint, monkeypatch, native):
+    import panda_lite.locate
+
+    monkeypatch.setattr(panda_lite.locate, "native_bfloat16", lambda device: native)
+    auto = PandaLitePipeline.from_pretrained(tiny_checkpoint, dtype="auto")
+    assert auto.dtype == (torch.bfloat16 if native else torch.float32)
+    assert auto.precision == (
+        "bfloat16 (auto: cpu has native bfloat16)" if native else "float32 (auto: cpu has no native bfloat16)"
+    )
 
 
 def test_unknown_name_says_where_it_looked():

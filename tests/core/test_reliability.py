@@ -150,8 +150,8 @@ def test_forecasts_do_not_depend_on_the_batch_bit_for_bit(preview, lorenz_trajec
 
 def test_a_non_finite_forecast_is_never_returned(preview, lorenz_context, monkeypatch):
     # The guard behind the input checks, for one series and for a batch.
-    poisoned = lambda self, values, observed, horizon: torch.full((len(values), horizon, values.shape[2]), np.nan)
-    monkeypatch.setattr(PandaLitePipeline, "_network", poisoned)
+    poisoned = lambda self, values, observed: torch.full((len(values), 128, values.shape[2]), np.nan)
+    monkeypatch.setattr(PandaLitePipeline, "_chunk", poisoned)
     for context, rows in ((lorenz_context, "[0]"), ([lorenz_context, lorenz_context[:300]], "[0, 1]")):
         with pytest.raises(ValueError, match=re.escape(f"the forecast of series {rows} is not finite")):
             preview.predict(context, 16, expert="off")
