@@ -19,6 +19,11 @@ import numpy as np
 from . import __version__
 from .text import plural
 
+DTYPE_CHOICES = ("float32", "bfloat16", "auto")
+DTYPE_HELP = (
+    "weights' precision: float32 (the reference, default), bfloat16, or auto (bfloat16 where the device "
+    "multiplies it natively: a bf16 GPU, an AVX512-BF16 or AMX CPU)"
+)
 EXPERT_HELP = (
     "in-context expert: auto (the checkpoint's pipeline_config.json), off (the network alone) "
     "or nvar (NVAR where it wins the backtest)"
@@ -116,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fc.add_argument("--seed", type=int, default=0, help="ensemble seed (default 0)")
     fc.add_argument("--device", default=None, help="torch device (default cpu)")
+    fc.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES, help=DTYPE_HELP)
+
+    ex = sub.add_parser("export", help="write a checkpoint's forward pass as an ONNX file (the onnx extra)")
+    ex.add_argument("--checkpoint", required=True, help="bundled checkpoint name, local folder or Hub id")
+    ex.add_argument("--onnx", required=True, help="the .onnx file to write")
+    ex.add_argument(
+        "--input-dtype",
+        default="float64",
+        choices=("float64", "float32"),
+        help="dtype of past_values and prediction (default float64, as the pipeline runs: normalisation in float64)",
+    )
 
     ev = sub.add_parser("evaluate", help="zero-shot evaluation of checkpoints and baselines")
     src = ev.add_mutually_exclusive_group(required=True)
@@ -158,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--expert", default="auto", choices=("auto", "off", "nvar"), help=EXPERT_HELP)
     ev.add_argument("--batch-size", type=int, default=None, help="model batch size (default: the pipeline's)")
     ev.add_argument("--device", default=None, help="torch device (default cpu)")
+    ev.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES, help=DTYPE_HELP)
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     ev.add_argument(
         "--samples",
@@ -191,19 +208,23 @@ def checkpoint_labels(checkpoints: list[str]) -> list[str]:
     return [f"{label}#{i}" for i, label in enumerate(labels)]  # the same checkpoint given twice
 
 
-def _load_pipeline(checkpoint: str, device: str | None, expert: str):
+def _load_pipeline(checkpoint: str, device: str | None, expert: str, dtype: str):
     from .pipeline import PandaLitePipeline
 
     try:
-        return PandaLitePipeline.from_pretrained(checkpoint, device=device, expert=expert)
+        return PandaLitePipeline.from_pretrained(checkpoint, device=device, expert=expert, dtype=dtype)
     except (OSError, ValueError, TypeError) as err:
         raise ValueError(f"cannot load checkpoint {checkpoint!r}: {err}") from None
 
 
 def _describe_expert(pipe: Any) -> str:
+    """The pipeline's automatic choices, for the report: its expert and its precision."""
     if pipe.expert == "off":
-        return "expert off (the network forecasts every series)"
-    return f"expert {pipe.expert} ({pipe.pipeline_config.nvar_delays} delays, where it wins the backtest)"
+        return f"expert off (the network forecasts every series); {pipe.precision}"
+    return (
+        f"expert {pipe.expert} ({pipe.pipeline_config.nvar_delays} delays, where it wins the backtest); "
+        f"{pipe.precision}"
+    )
 
 
 def input_files(pattern: str) -> list[str]:
@@ -292,12 +313,33 @@ def run_forecast(args: argparse.Namespace) -> int:
                 f"{args.truth}: has {truth.shape[1]} channels but {args.input} has {series[0][0].shape[1]}"
             )
     check_output_folder(args.out)
-    pipe = _load_pipeline(args.checkpoint, args.device, args.expert)
+    pipe = _load_pipeline(args.checkpoint, args.device, args.expert, args.dtype)
     _check_context_length(args, pipe.config)
     for path, (values, names), paths in tqdm(
         list(zip(files, series, outputs)), desc="forecast", unit="file", disable=len(files) == 1
     ):
         _forecast_file(args, pipe, path, values, names, paths, truth)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Write --checkpoint's forward pass to --onnx (`panda_lite.onnx_export.export_onnx`)."""
+    import torch
+
+    try:
+        from .onnx_export import export_onnx
+    except ImportError as error:
+        raise ValueError(f"needs the onnx extra (pip install 'panda-lite[onnx]'): {error}") from None
+    pipe = _load_pipeline(args.checkpoint, None, "off", "float32")
+    try:
+        path = export_onnx(pipe.model, args.onnx, dtype=getattr(torch, args.input_dtype))
+    except (ImportError, RuntimeError) as error:
+        raise ValueError(str(error)) from None
+    config = pipe.config
+    print(
+        f"wrote {path}: past_values (B, {config.context_length}, C) {args.input_dtype} and past_observed_mask -> "
+        f"prediction (B, {config.prediction_length}, C); roll out longer horizons on a sliding context"
+    )
     return 0
 
 
@@ -422,7 +464,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     config = suite_config(args.suite, **settings) if args.suite else EvalConfig(**settings)
     models = {}
     for checkpoint, name in zip(args.checkpoint, checkpoint_labels(args.checkpoint)):
-        pipe = _load_pipeline(checkpoint, args.device, args.expert)
+        pipe = _load_pipeline(checkpoint, args.device, args.expert, args.dtype)
         models[name] = ModelForecaster(
             pipe, expert=args.expert, **({"batch_size": args.batch_size} if args.batch_size else {})
         )
@@ -526,7 +568,8 @@ def main(argv: list[str] | None = None) -> int:
         return training_main(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        return run_forecast(args) if args.command == "forecast" else run_evaluate(args)
+        commands = {"forecast": run_forecast, "export": run_export, "evaluate": run_evaluate}
+        return commands[args.command](args)
     except ValueError as err:
         print(f"panda-lite {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -1,5 +1,6 @@
-"""Where a checkpoint is (a bundled name, a local folder or a Hugging Face Hub id) and the
-device it runs on, each resolved before anything is loaded so that a typo fails at once."""
+"""Where a checkpoint is (a bundled name, a local folder or a Hugging Face Hub id), the
+device it runs on and the precision it runs in, each resolved before anything is loaded so
+that a typo fails at once."""
 
 from __future__ import annotations
 
@@ -113,3 +114,42 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if resolved is None or str(resolved) not in accepted:
         raise ValueError(f"device {str(device)!r}: not available; available: {', '.join(available)}")
     return resolved
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether `device` multiplies bfloat16 natively: a CUDA GPU that supports it, or a CPU with
+    AVX512-BF16 or AMX (read from /proc/cpuinfo; False where it cannot be read). Elsewhere
+    bfloat16 is emulated and slower than float32."""
+    import torch
+
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> tuple[torch.dtype, str]:
+    """The weights' dtype and why: None or "float32" (the reference), "bfloat16", a torch
+    dtype, or "auto" (bfloat16 where `device` has it natively, else float32). -> (dtype, a
+    phrase saying how it was chosen, for reports)."""
+    import torch
+
+    if dtype == "auto":
+        if native_bfloat16(device):
+            return torch.bfloat16, f"bfloat16 (auto: {device} has native bfloat16)"
+        return torch.float32, f"float32 (auto: {device} has no native bfloat16)"
+    if dtype is None:
+        return torch.float32, "float32"
+    if isinstance(dtype, str):
+        resolved = getattr(torch, dtype, None)
+        if not isinstance(resolved, torch.dtype):
+            raise ValueError(f"dtype {dtype!r} is not a torch dtype name or 'auto' (e.g. 'float32', 'bfloat16')")
+        dtype = resolved
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype {dtype!r}: expected a floating-point torch dtype, a name of one, or 'auto'")
+    return dtype, str(dtype).removeprefix("torch.")

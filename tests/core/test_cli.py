@@ -170,14 +170,15 @@ def test_evaluate_cli_systems(tiny_checkpoint, tmp_path, capsys):
     assert "## Horizon 32" in out and "tiny-panda-lite" in out and "parrot_D10" in out
     assert (tmp_path / "metrics_h16.csv").exists() and (tmp_path / "plots" / "forecast_Rossler.png").exists()
     assert not (tmp_path / "metrics_long.csv").exists()
-    assert "tiny-panda-lite: expert off (the network forecasts every series); the expert made 0 of" in out
+    assert "tiny-panda-lite: expert off (the network forecasts every series); float32; the expert made 0 of" in out
 
 
 def test_evaluate_cli_counts_the_expert_forecasts(tiny_checkpoint, tmp_path, capsys):
-    args = ("--baselines", "nvar", "--no-plots", "--expert", "nvar")
+    args = ("--baselines", "nvar", "--no-plots", "--expert", "nvar", "--dtype", "auto")
     assert run_evaluate(tiny_checkpoint, tmp_path, "Lorenz", "16", *args) == 0
     note = re.search(
-        r"expert nvar \(2 delays, where it wins the backtest\); the expert made (\d+) of 2 forecasts",
+        r"expert nvar \(2 delays, where it wins the backtest\); (float32|bfloat16) \(auto: cpu has (no )?native "
+        r"bfloat16\); the expert made (\d+) of 2 forecasts",
         capsys.readouterr().out,
     )
     assert note and note.group(0) in (tmp_path / "summary.md").read_text()
