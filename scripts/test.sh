@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }
 python3 -c "import torch" 2>/dev/null || pip_install "torch==2.13.0"
-pip_install -e ".[test,train,eval]"
+pip_install -e ".[test,train,eval,onnx]"
 python3 -m ruff check .
 python3 -m ruff format --check .
 python3 -m mypy
