@@ -1,122 +1,144 @@
-"""Forecasts per second for 512-step forecasts of 3-channel series on this CPU:
-PandaLite (the release-size config, rolled out 4 x 128 steps) against Hugging Face's
-PatchTSTForPrediction of comparable parameter count (random weights), in one run. PandaLite
-is also timed with bfloat16 weights (the CPU's avx512_bf16 path, where present).
+"""Forecasts per second of the shipped pipeline against a same-size PatchTST and context
+parroting, 512-step forecasts of (512, 3) contexts, at batch sizes 1 and 64, in one run.
 
-    python scripts/benchmarks/bench_inference.py [--threads 2] [--batch-size 32] [--repeats 5]
+    python scripts/benchmarks/bench_inference.py [--threads 1] [--batch-sizes 1,64] [--repeats 5]
 
-Timings are interleaved (A, B, A, B, ...) and the median of each is reported, so load from
-other processes hits both alike; the ratio is what to read, not the absolute numbers.
+The pipeline is the bundled `panda-lite-mini-preview` with its pipeline_config.json (the NVAR
+expert on) and with the expert off. PatchTST (`transformers.PatchTSTForPrediction`, random
+weights) has PandaLite's width, depth, heads, MLP width and patching, channel attention on;
+it forecasts 128 steps natively, rolled out 4 x 128 like PandaLite (and, for reference, 512
+in one pass). Contexts are windows of eight dysts flows (the expert's choices depend on the
+dynamics). Timings are interleaved (A, B, C, A, B, C, ...) so load from other processes hits
+all alike, and both wall-clock and process CPU time are reported: on a shared machine read
+the ratios, and prefer the CPU-time ones.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import time
+from collections.abc import Callable
+from datetime import datetime, timezone
 
 import numpy as np
 import torch
+from dysts import flows
 from transformers import PatchTSTConfig, PatchTSTForPrediction
 
-from panda_lite import PandaLiteConfig, PandaLiteModel, PandaLitePipeline
+from panda_lite import PandaLitePipeline
 from panda_lite.modeling_panda_lite import roll_out
+from panda_lite.parroting import ContextParroting
 
-HORIZON, CONTEXT, CHANNELS = 512, 512, 3
+HORIZON, CONTEXT = 512, 512
+SYSTEMS = ("Lorenz", "Rossler", "Thomas", "Halvorsen", "Chen", "Aizawa", "SprottB", "Dadras")
 
 
 def parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def build_patchtst(target_parameters: int, rollout: bool) -> PatchTSTForPrediction:
-    """PatchTST with channel attention whose width is chosen to match `target_parameters`.
-
-    rollout=True: native horizon 128, produced 4 times on a sliding context (like PandaLite);
-    rollout=False: one pass straight to 512 steps (PatchTST's own way of forecasting far).
-    """
-    best = None
-    for d_model in range(64, 513, 16):
-        config = PatchTSTConfig(
-            num_input_channels=CHANNELS,
-            context_length=CONTEXT,
-            patch_length=16,
-            patch_stride=16,
-            prediction_length=128 if rollout else HORIZON,
-            d_model=d_model,
-            num_hidden_layers=4,
-            num_attention_heads=4,
-            ffn_dim=2 * d_model,
+def build_patchtst(pipe: PandaLitePipeline, prediction_length: int) -> PatchTSTForPrediction:
+    """PatchTST with the pipeline model's width, depth, heads, MLP width and patching."""
+    config = pipe.config
+    return PatchTSTForPrediction(
+        PatchTSTConfig(
+            num_input_channels=3,
+            context_length=config.context_length,
+            patch_length=config.patch_length,
+            patch_stride=config.patch_stride,
+            prediction_length=prediction_length,
+            d_model=config.d_model,
+            num_hidden_layers=config.num_hidden_layers,
+            num_attention_heads=config.num_attention_heads,
+            ffn_dim=config.ffn_dim,
             channel_attention=True,
             scaling="std",
         )
-        model = PatchTSTForPrediction(config).eval()
-        gap = abs(parameter_count(model) - target_parameters)
-        if best is None or gap < best[0]:
-            best = (gap, model)
-    return best[1]
+    ).eval()
 
 
-@torch.inference_mode()
-def patchtst_forecast(model: PatchTSTForPrediction, context: torch.Tensor) -> torch.Tensor:
-    """(B, 512, C) -> (B, 512, C), rolling out (as PandaLite does) when the model's native horizon is shorter."""
-    return roll_out(lambda values, _: model(past_values=values).prediction_outputs, context, HORIZON)
+def contexts(batch: int) -> np.ndarray:
+    """(batch, 512, 3) windows of the SYSTEMS, cycled, each from its own start."""
+    rng = np.random.default_rng(0)
+    trajectories = [getattr(flows, name)().make_trajectory(2048, pts_per_period=128) for name in SYSTEMS]
+    windows = []
+    for i in range(batch):
+        trajectory = trajectories[i % len(trajectories)]
+        start = rng.integers(0, len(trajectory) - CONTEXT)
+        windows.append(trajectory[start : start + CONTEXT])
+    return np.stack(windows)
+
+
+def runners_for(
+    pipe: PandaLitePipeline, rolled: PatchTSTForPrediction, direct: PatchTSTForPrediction, values: np.ndarray
+) -> dict[str, Callable[[], object]]:
+    """The timed calls, each forecasting HORIZON steps after every context in `values` (B, T, 3)."""
+    tensor = torch.from_numpy(values).float()
+
+    def patchtst(model: PatchTSTForPrediction) -> Callable[[], object]:
+        @torch.inference_mode()
+        def run() -> object:
+            return roll_out(lambda v, _: model(past_values=v).prediction_outputs, tensor, HORIZON)
+
+        return run
+
+    parroting = ContextParroting()
+    return {
+        f"pipeline (expert {pipe.expert})": lambda: pipe.predict(values, HORIZON, batch_size=64),
+        "pipeline (expert off)": lambda: pipe.predict(values, HORIZON, batch_size=64, expert="off"),
+        "PatchTST, 4 x 128 rolled out": patchtst(rolled),
+        "PatchTST, 512 in one pass": patchtst(direct),
+        "context parroting": lambda: parroting(values, HORIZON),
+    }
+
+
+def timed(run: Callable[[], object]) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch-sizes", default="1,64", help="comma-separated (default 1,64)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    pipe = PandaLitePipeline(PandaLiteModel(PandaLiteConfig()))
-    pipe_bf16 = PandaLitePipeline(copy.deepcopy(pipe.model).to(torch.bfloat16))
-    target = parameter_count(pipe.model)
-    rivals = {
-        "PatchTST (4 x 128 rollout)": build_patchtst(target, rollout=True),
-        "PatchTST (direct 512)": build_patchtst(target, rollout=False),
-    }
-    context = torch.randn(args.batch_size, CONTEXT, CHANNELS)
-    context_np = context.numpy().astype(np.float64)
-    runners = {
-        "PandaLite": lambda: pipe.predict(context_np, HORIZON, batch_size=args.batch_size),
-        "PandaLite (bf16 weights)": lambda: pipe_bf16.predict(context_np, HORIZON, batch_size=args.batch_size),
-    }
-    for name, model in rivals.items():
-        runners[name] = lambda model=model: patchtst_forecast(model, context)
-    for run in runners.values():  # warm-up: allocator, one-off kernel selection
-        assert run().shape[-2:] == (HORIZON, CHANNELS)
-
-    seconds = {name: [] for name in runners}
-    for _ in range(args.repeats):
-        for name, run in runners.items():
-            start = time.perf_counter()
-            run()
-            seconds[name].append(time.perf_counter() - start)
-
+    pipe = PandaLitePipeline.from_pretrained("panda-lite-mini-preview")
+    rolled, direct = build_patchtst(pipe, 128), build_patchtst(pipe, HORIZON)
     sizes = {
-        "PandaLite": target,
-        "PandaLite (bf16 weights)": target,
-        **{name: parameter_count(m) for name, m in rivals.items()},
+        f"pipeline (expert {pipe.expert})": parameter_count(pipe.model),
+        "pipeline (expert off)": parameter_count(pipe.model),
+        "PatchTST, 4 x 128 rolled out": parameter_count(rolled),
+        "PatchTST, 512 in one pass": parameter_count(direct),
+        "context parroting": 0,
     }
-    base = statistics.median(seconds["PandaLite"])
     print(
-        f"{HORIZON}-step forecasts of {CHANNELS}-channel series, context {CONTEXT}, batch {args.batch_size}, "
-        f"{args.threads} threads, median of {args.repeats}"
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {HORIZON}-step forecasts of ({CONTEXT}, 3) contexts, "
+        f"{args.threads} thread(s), median of {args.repeats}, torch {torch.__version__}"
     )
-    widths = {
-        "PandaLite": pipe.config.d_model,
-        "PandaLite (bf16 weights)": pipe.config.d_model,
-        **{name: m.config.d_model for name, m in rivals.items()},
-    }
-    print(f"{'model':<28}{'d_model':>8}{'params':>11}{'forecasts/s':>13}{'fp32 PandaLite speed-up':>25}")
-    for name, times in seconds.items():
-        median = statistics.median(times)
-        print(f"{name:<28}{widths[name]:>8}{sizes[name]:>11,}{args.batch_size / median:>13.1f}{median / base:>24.2f}x")
+    print(f"{'model':<32}{'params':>10}{'batch':>7}{'/s wall':>10}{'/s CPU':>9}{'CPU vs PatchTST':>17}")
+    for batch in (int(b) for b in args.batch_sizes.split(",")):
+        runners = runners_for(pipe, rolled, direct, contexts(batch))
+        for run in runners.values():  # warm-up: allocator, one-off kernel selection
+            run()
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
+        for _ in range(args.repeats):
+            for name, run in runners.items():
+                times[name].append(timed(run))
+        _, used = pipe.predict(contexts(batch), HORIZON, batch_size=64, return_expert=True)
+        base = statistics.median(cpu for _, cpu in times["PatchTST, 4 x 128 rolled out"])
+        for name, samples in times.items():
+            wall = statistics.median(w for w, _ in samples)
+            cpu = statistics.median(c for _, c in samples)
+            print(
+                f"{name:<32}{sizes[name]:>10,}{batch:>7}{batch / wall:>10.1f}{batch / cpu:>9.1f}{base / cpu:>16.2f}x"
+            )
+        print(f"  (the expert forecast {int(used.sum())} of {batch} series)")
 
 
 if __name__ == "__main__":
