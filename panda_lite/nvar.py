@@ -3,6 +3,7 @@ evaluation baseline."""
 
 from __future__ import annotations
 
+import functools
 from itertools import combinations_with_replacement
 
 import numpy as np
@@ -11,6 +12,13 @@ from .inputs import check_batch
 from .metrics import context_scale
 
 MAX_FEATURES = 4096  # a 4096 x 4096 Gram matrix per series (134 MB): about 44 channels at 2 delays
+
+
+@functools.cache
+def _quadratic_pairs(width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i <= j) of the unique quadratic monomials of `width` linear features."""
+    i, j = np.array(list(combinations_with_replacement(range(width), 2))).T
+    return i, j
 
 
 class NVAR:
@@ -35,17 +43,22 @@ class NVAR:
             )
         self.delays, self.stride, self.ridge, self.clip_margin = delays, stride, ridge, clip_margin
 
-    def _features(self, lagged: np.ndarray) -> np.ndarray:
-        """(..., k C) linear part -> (..., 1 + kC + kC(kC+1)/2) NVAR features."""
-        pairs = list(combinations_with_replacement(range(lagged.shape[-1]), 2))
-        i, j = np.array(pairs).T
-        const = np.ones(lagged.shape[:-1] + (1,))
-        return np.concatenate([const, lagged, lagged[..., i] * lagged[..., j]], axis=-1)
+    def _features(self, lagged: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(..., k C) linear part -> (..., 1 + kC + kC(kC+1)/2) NVAR features (into `out`, if given)."""
+        width = lagged.shape[-1]
+        i, j = _quadratic_pairs(width)
+        if out is None:
+            out = np.empty(lagged.shape[:-1] + (1 + width + len(i),))
+        out[..., 0] = 1.0
+        out[..., 1 : 1 + width] = lagged
+        np.multiply(lagged[..., i], lagged[..., j], out=out[..., 1 + width :])
+        return out
 
-    def _lagged(self, u: np.ndarray, end: int) -> np.ndarray:
-        """Linear part ending at index `end` (inclusive): u_end, u_{end-s}, ... -> (B, k C)."""
-        idx = end - self.stride * np.arange(self.delays)
-        return u[:, idx].reshape(u.shape[0], -1)
+    def _lagged(self, u: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Linear parts ending at each index of `ends` (inclusive): u_end, u_{end-s}, ... ->
+        (B, len(ends), k C)."""
+        index = ends[:, None] - self.stride * np.arange(self.delays)  # (N, k)
+        return u[:, index].reshape(u.shape[0], len(ends), -1)
 
     def num_features(self, channels: int) -> int:
         """Features per step: 1 + kC linear + kC(kC+1)/2 quadratic."""
@@ -66,8 +79,7 @@ class NVAR:
         batch, length, _ = u.shape
 
         # Training pairs: features at t = span .. L-2, targets u_{t+1} - u_t.
-        lagged = np.stack([self._lagged(u, t) for t in range(span, length - 1)], axis=1)
-        feats = self._features(lagged)  # (B, N, F)
+        feats = self._features(self._lagged(u, np.arange(span, length - 1)))  # (B, N, F)
         targets = u[:, span + 1 :] - u[:, span:-1]  # (B, N, C)
         gram = feats.transpose(0, 2, 1) @ feats + self.ridge * np.eye(feats.shape[-1])
         rhs = feats.transpose(0, 2, 1) @ targets
@@ -82,8 +94,10 @@ class NVAR:
         margin = self.clip_margin * (hi - lo)
         lo, hi = lo - margin, hi + margin
         history = np.concatenate([u[:, -(span + 1) :], np.empty((batch, horizon, u.shape[2]))], axis=1)
+        taps = span - self.stride * np.arange(self.delays)  # the linear part's steps, relative to h
+        step_features = np.empty((batch, feats.shape[-1]))
         for h in range(horizon):
-            t = span + h
-            step = np.einsum("bf,bfc->bc", self._features(self._lagged(history, t)), weights)
-            history[:, t + 1] = np.clip(history[:, t] + step, lo, hi)
+            lagged = history[:, h + taps].reshape(batch, -1)
+            step = np.einsum("bf,bfc->bc", self._features(lagged, out=step_features), weights)
+            history[:, span + h + 1] = np.clip(history[:, span + h] + step, lo, hi)
         return history[:, span + 1 :] * std + mean
