@@ -221,10 +221,17 @@ class PandaLitePipeline:
         return values, observed
 
     def _chunk(self, values: torch.Tensor, observed: torch.Tensor | None) -> torch.Tensor:
-        """One network pass: (B, L, C) context -> its next `prediction_length` steps (B, H, C)."""
-        prediction = self.model(past_values=values, past_observed_mask=observed, return_dict=True).prediction
-        assert prediction is not None
-        return prediction
+        """One network pass: (B, L, C) context -> its next `prediction_length` steps (B, H, C),
+        in passes of at most MAX_CHANNELS_PER_PASS channel sequences (memory is bounded)."""
+        rows = max(1, MAX_CHANNELS_PER_PASS // values.shape[2])
+        parts = []
+        for start in range(0, len(values), rows):
+            part = slice(start, start + rows)
+            mask = None if observed is None else observed[part]
+            prediction = self.model(past_values=values[part], past_observed_mask=mask, return_dict=True).prediction
+            assert prediction is not None
+            parts.append(prediction)
+        return torch.cat(parts) if len(parts) != 1 else parts[0]
 
     def _expert(self, name: str) -> NVARExpert | None:
         if name == "auto":
