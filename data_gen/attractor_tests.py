@@ -112,17 +112,32 @@ def zero_one_test(x: np.ndarray, ppp: float, cfg: TestConfig) -> tuple[bool, flo
         # Remove the oscillatory term (Gottwald & Melbourne 2009, eq. 2.4); phi has zero mean,
         # so only the bounded part matters for the correlation.
         d = msd - (phi[:, ch].mean() ** 2) * (1 - np.cos(np.outer(c, lags))) / (1 - np.cos(c))[:, None]
-        k = np.array([np.corrcoef(lags, row)[0, 1] if row.std() > 0 else 0.0 for row in d])
+        k = np.array([_correlation(lags, row) if row.std() > 0 else 0.0 for row in d])
         best = max(best, float(np.median(k)))
     return best >= cfg.min_zero_one, best
 
 
-def _neighbour_divergence(x: np.ndarray, ppp: float, cfg: TestConfig, horizon: int) -> np.ndarray:
-    """Mean distance between nearest neighbours followed forward ``horizon`` samples.
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """``np.corrcoef(a, b)[0, 1]`` for two (n,) series, the same arithmetic bit for bit (numpy's
+    cov then corrcoef: centred rows, one ``dot``, scaled by 1 / (n - 1), divided by each
+    standard deviation, clipped) without its per-call overhead."""
+    x = np.stack([np.asarray(a, dtype=np.float64), b])
+    x -= x.mean(axis=1)[:, None]
+    c = np.dot(x, x.T.conj())
+    c *= np.true_divide(1, x.shape[1] - 1)
+    std = np.sqrt(np.diag(c))
+    return float(np.clip(c[0, 1] / std[0] / std[1], -1, 1))
+
+
+def _neighbour_divergence(
+    x: np.ndarray, ppp: float, cfg: TestConfig, horizon: int, steps: tuple[int, ...] | None = None
+) -> np.ndarray:
+    """Distance between nearest neighbours followed forward ``horizon`` samples.
 
     Channels are z-scored. ``neighbour_refs`` reference points are evenly spaced (no randomness);
     each gets its nearest neighbour at least one period away in time (Theiler window), on a
-    4x subsampled point cloud for speed. Returns d of shape (refs, horizon+1).
+    4x subsampled point cloud for speed. Returns d of shape (refs, len(steps)): the distances
+    ``steps`` samples later (default: every step 0..horizon).
     """
     z = (x - x.mean(0)) / (x.std(0) + 1e-12)
     last = len(z) - horizon - 1
@@ -141,8 +156,8 @@ def _neighbour_divergence(x: np.ndarray, ppp: float, cfg: TestConfig, horizon: i
     far = np.abs(partners - refs[:, None]) >= theiler
     has = far.any(1)
     refs, partner = refs[has], partners[has, far[has].argmax(1)]
-    steps = np.arange(horizon + 1)
-    return np.linalg.norm(z[refs[:, None] + steps] - z[partner[:, None] + steps], axis=-1)
+    offsets = np.arange(horizon + 1) if steps is None else np.asarray(steps)
+    return np.linalg.norm(z[refs[:, None] + offsets] - z[partner[:, None] + offsets], axis=-1)
 
 
 def not_limit_cycle_or_torus(x: np.ndarray, ppp: float, cfg: TestConfig) -> tuple[bool, float]:
@@ -153,7 +168,7 @@ def not_limit_cycle_or_torus(x: np.ndarray, ppp: float, cfg: TestConfig) -> tupl
     attractors saturate at their (small) width, so growth, not final distance, is compared.
     """
     horizon = min(int(cfg.separation_periods * ppp), len(x) // 2)
-    d = _neighbour_divergence(x, ppp, cfg, horizon)
+    d = _neighbour_divergence(x, ppp, cfg, horizon, steps=(0, horizon))
     score = float(np.median(d[:, -1] / np.maximum(d[:, 0], 1e-12))) if len(d) else 0.0
     return score >= cfg.min_separation_growth, score
 

@@ -24,7 +24,7 @@ from panda_lite.text import plural
 from .attractor_tests import TestConfig
 from .evolve import EvolveConfig
 from .founders import SPLITS
-from .generate import ALL_SOURCES, DEFAULT_SYSTEMS_PER_SHARD, RunConfig, generate
+from .generate import ALL_SOURCES, DEFAULT_GENERATED_SYSTEMS_PER_SHARD, DEFAULT_SYSTEMS_PER_SHARD, RunConfig, generate
 from .rk_methods import METHODS
 
 
@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-shards",
         type=int,
         default=None,
-        help=f"files the corpus is split into (default: ceil(N / {DEFAULT_SYSTEMS_PER_SHARD}))",
+        help=f"files the corpus is split into (default: ceil(N / {DEFAULT_SYSTEMS_PER_SHARD}), "
+        f"ceil(N / {DEFAULT_GENERATED_SYSTEMS_PER_SHARD}) with generated sources)",
     )
     p.add_argument("--shard-index", type=int, default=None, help="generate only this shard (one per node / rank)")
     p.add_argument(
@@ -179,7 +180,12 @@ def human_summary(summary: dict[str, Any]) -> str:
     """A few lines from `generate`'s summary: where the shards are, what they hold, the time."""
     evolved, fresh, requested = summary["evolved_systems"], summary["fresh_systems"], summary["evolved_requested"]
     founders = summary["accepted_systems"] - evolved - fresh
-    shortfall = "" if evolved + fresh == requested else f" (of {requested} asked: see --json for the rejections)"
+    if evolved + fresh < requested:
+        shortfall = f" (of {requested} asked: see --json for the rejections)"
+    elif evolved + fresh > requested:  # the generated sources keep every survivor of a batch
+        shortfall = f" ({requested} asked; every survivor of a screened batch is kept)"
+    else:
+        shortfall = ""
     return "\n".join(
         [
             f"{plural(summary['shards'], 'shard')} of the {summary['split']} split in {summary['folder']}",

@@ -125,12 +125,17 @@ def fingerprint_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.mean((a - b) ** 2))) if a.shape == b.shape else float("inf")
 
 
+def is_near_duplicate(fp: np.ndarray, kept: list[np.ndarray], threshold: float = DUPLICATE_DISTANCE) -> bool:
+    """True when fingerprint ``fp`` is closer than ``threshold`` to one of ``kept``."""
+    return any(fingerprint_distance(fp, k) < threshold for k in kept)
+
+
 def near_duplicates(fingerprints: list[np.ndarray], threshold: float = DUPLICATE_DISTANCE) -> list[int]:
     """Indices to drop: each system closer than ``threshold`` to an earlier one that is kept."""
     kept: list[np.ndarray] = []
     drop = []
     for i, fp in enumerate(fingerprints):
-        if any(fingerprint_distance(fp, k) < threshold for k in kept):
+        if is_near_duplicate(fp, kept, threshold):
             drop.append(i)
         else:
             kept.append(fp)

@@ -50,7 +50,7 @@ class EvolveConfig:
     wall_time: float = 60.0  # seconds per integration batch
     attractor_pool: int = 64  # points kept from the screening trajectory to start new ICs
     screen_ppp_range: tuple[float, float] = (8.0, 256.0)  # fresh draws: measured ppp (<= n_points / 16)
-    fresh_batch: int = 128  # fresh draws: most systems screened in one ensemble integration
+    fresh_batch: int = 512  # fresh draws: most systems drawn in one batch (screened as one ensemble)
     fresh_transient_fraction: float = 1.0  # fresh draws: a longer transient (random systems: transient chaos)
     fresh_attempts_per_accept: int = 50  # fresh draws: screened systems per source <= this x its share
     max_steps_per_sample: int = 20  # generated sources: integrator steps per grid point before "max_steps"

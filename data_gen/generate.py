@@ -26,7 +26,7 @@ from panda_lite.io import atomic_write_json
 
 from .attractor_tests import config_dict
 from .corpus import shard_complete, shard_paths, system_rows, write_manifest, write_shard
-from .descriptors import descriptors, fingerprint, histograms, near_duplicates
+from .descriptors import descriptors, fingerprint, histograms, is_near_duplicate
 from .evolve import (
     FOUNDER_TRAJECTORIES,
     FRESH_TRAJECTORIES,
@@ -47,6 +47,9 @@ from .systems import is_held_out, period, short_hash, source_names
 ALL_SOURCES: tuple[str, ...] = ("dysts", *SOURCE_NAMES)
 
 DEFAULT_SYSTEMS_PER_SHARD = 16
+# With generated sources a shard draws each source's share in ensembles sized by that share, so
+# shards are larger: 64 systems per source in a shard of all eight.
+DEFAULT_GENERATED_SYSTEMS_PER_SHARD = 512
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class RunConfig:
     num_systems: int
     seed: int = 0
     split: str = "train"
-    num_shards: int | None = None  # default: ceil(num_systems / 16)
+    num_shards: int | None = None  # default: ceil(num_systems / 16), / 512 with generated sources
     founders: tuple[str, ...] | None = None  # restrict the dysts founder pool (small runs, tests)
     sources: tuple[str, ...] = ("dysts",)  # founder sources: "dysts" and/or generated ones
     fresh_fraction: float = 0.75  # share of each shard's quota drawn fresh from generated sources
@@ -88,7 +91,8 @@ class RunConfig:
 
     @property
     def shards(self) -> int:
-        return self.num_shards or max(1, math.ceil(self.num_systems / DEFAULT_SYSTEMS_PER_SHARD))
+        per_shard = DEFAULT_GENERATED_SYSTEMS_PER_SHARD if self.generated else DEFAULT_SYSTEMS_PER_SHARD
+        return self.num_shards or max(1, math.ceil(self.num_systems / per_shard))
 
     def quota(self, shard: int) -> int:
         """Evolved systems asked of one shard."""
@@ -155,7 +159,7 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
         if not len(trajs):
             return False
         fp = fingerprint(trajs[0], ppp)
-        if near_duplicates([*kept_fingerprints, fp]):
+        if is_near_duplicate(fp, kept_fingerprints):  # the kept ones are no near-duplicates of each other
             duplicates.append(survivor.candidate.system_id)
             return False
         kept_fingerprints.append(fp)
@@ -192,14 +196,21 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
 
     fresh: list[Survivor] = []
     source_stats = {}
+    n_fresh = 0
     for i, (name, target) in enumerate(zip(run.generated, run.fresh_quota(shard))):
-        drawn, source_stats[name] = draw_founders(name, i, target, run.split, run.seed, shard, cfg)
+        drawn, stats_i = draw_founders(name, i, target, run.split, run.seed, shard, cfg)
+        source_stats[name] = stats_i
+        sampling = time.process_time()
+        rngs = [rng_for(run.seed, shard, FRESH_TRAJECTORIES, len(fresh) + k) for k in range(len(drawn))]
+        sampled = sample_batch_trajectories(drawn, rngs, cfg)
+        stats_i.cpu_seconds += time.process_time() - sampling
+        n_fresh += sum(write_rows(s, s.points_per_period, *traj) for s, traj in zip(drawn, sampled))
         fresh += drawn
-    rngs = [rng_for(run.seed, shard, FRESH_TRAJECTORIES, k) for k in range(len(fresh))]
-    sampled = sample_batch_trajectories(fresh, rngs, cfg)
-    n_fresh = sum(write_rows(s, s.points_per_period, *traj) for s, traj in zip(fresh, sampled))
 
-    evolved, stats = evolve(founders + fresh, run.quota(shard) - len(fresh), run.seed, shard, cfg, on_candidate)
+    # survivors beyond a source's share count against the evolved systems asked of the shard
+    evolved, stats = evolve(
+        founders + fresh, max(0, run.quota(shard) - len(fresh)), run.seed, shard, cfg, on_candidate
+    )
     n_evolved = sum(
         add(s, s.points_per_period, rng_for(run.seed, shard, SYSTEM_TRAJECTORIES, k)) for k, s in enumerate(evolved)
     )
@@ -323,7 +334,7 @@ def summarize(run: RunConfig, shards, screening: dict[str, Any]) -> dict[str, An
     for m in manifests:
         for name, st in m.get("sources", {}).items():
             sources.setdefault(name, Counter()).update(
-                {k: st[k] for k in ("draws", "other_split", "screened", "accepted", "cpu_seconds")}
+                {k: st.get(k, 0) for k in ("asked", "draws", "other_split", "screened", "accepted", "cpu_seconds")}
             )
     by_source: Counter = Counter()
     for m in manifests:

@@ -227,6 +227,8 @@ def _record_step(out, ids, k_next, t_next, t, h, accept, t0, dt, n_transient, xp
     ``make_interpolant()`` builds the step's dense output only when some grid point was passed.
     A step may pass many grid points (a member resting near a fixed point takes huge steps):
     all of them are interpolated in one call; ``k_next`` and ``t_next`` advance in place.
+    Grid points of the transient are passed without interpolating them (nothing is saved
+    there, and each saved value is computed from its own member's step alone).
     """
     end = t + h + 1e-9 * dt
     hit = accept & (t_next <= end)
@@ -239,13 +241,16 @@ def _record_step(out, ids, k_next, t_next, t, h, accept, t0, dt, n_transient, xp
     n = xp.asarray(xp.floor((end[idx] - t_next[idx]) / dt), dtype=k0.dtype) + 1
     n = xp.where(t0 + dt * xp.asarray(k0 + n - 1, dtype=t.dtype) > end[idx], n - 1, n)
     n = xp.where(t0 + dt * xp.asarray(k0 + n, dtype=t.dtype) <= end[idx], n + 1, n)
-    rows = _repeat(idx, n, xp)
-    offset = xp.arange(rows.shape[0], device=rows.device) - _repeat(xp.cumsum(n, 0) - n, n, xp)
-    k = k_next[rows] + offset
-    theta = xp.clip((t0 + dt * xp.asarray(k, dtype=t.dtype) - t[rows]) / h[rows], 0.0, 1.0)
-    values = make_interpolant()(rows, theta)
-    save = k >= n_transient
-    out[ids[rows][save], k[save] - n_transient] = values.T[save]
+    if not n_transient or bool((k0 + n > n_transient).any()):  # else every point passed is transient
+        rows = _repeat(idx, n, xp)
+        offset = xp.arange(rows.shape[0], device=rows.device) - _repeat(xp.cumsum(n, 0) - n, n, xp)
+        k = k_next[rows] + offset
+        if n_transient:
+            save = k >= n_transient
+            rows, k = rows[save], k[save]
+        theta = xp.clip((t0 + dt * xp.asarray(k, dtype=t.dtype) - t[rows]) / h[rows], 0.0, 1.0)
+        values = make_interpolant()(rows, theta)
+        out[ids[rows], k - n_transient] = values.T
     k_next[idx] = k0 + n
     t_next[idx] = t0 + dt * xp.asarray(k0 + n, dtype=t.dtype)
 

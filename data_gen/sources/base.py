@@ -71,6 +71,12 @@ class Source(ABC):
     # the period measured there sets the spec's "period". Sources scale their draws so that
     # periods fall roughly in [8, 256] x this.
     screen_dt: ClassVar[float] = 0.05
+    # |x| beyond which a member has escaped (fails "unbounded"); sources whose draws escape fast
+    # lower it. ``escape_bound`` applies it on every path (screening and saved trajectories).
+    escape_abs: ClassVar[float] = float("inf")
+    # Fraction of screened draws accepted (measured); with a shard's own counts it sizes the
+    # batches of fresh draws (``fresh.batch_size``).
+    hit_rate: ClassVar[float] = 0.2
 
     # --- drawing -----------------------------------------------------------------------------
     @abstractmethod
@@ -128,6 +134,11 @@ class Source(ABC):
         "regular": spec it must reject (a fixed point, limit cycle or torus)}."""
 
     # --- integration -------------------------------------------------------------------------
+    def escape_bound(self, settings: IntegrationSettings) -> float:
+        """The |x| bound of an integration: the settings' ``max_abs`` or this source's
+        ``escape_abs``, whichever is lower. Every integration path of a source uses it."""
+        return min(settings.max_abs, self.escape_abs)
+
     def vector_field(self, specs: Sequence[dict[str, Any]]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         """dy/dt of an ensemble whose member e is ``specs[e]`` (a 1-list is shared by all):
         ``field(t (E,), y (S, E)) -> (S, E)``, with ``subset(keep)`` when members differ."""
@@ -152,7 +163,7 @@ class Source(ABC):
             n_transient=n_transient,
             rtol=settings.rtol,
             atol=settings.atol,
-            max_abs=settings.max_abs,
+            max_abs=self.escape_bound(settings),
             bounded=self.bounded_mask(specs[0]),
             wall_time=settings.wall_time,
             method=settings.method,
@@ -188,7 +199,7 @@ class Source(ABC):
                 n_transient=n_transient,
                 rtol=settings.rtol,
                 atol=settings.atol,
-                max_abs=settings.max_abs,
+                max_abs=self.escape_bound(settings),
                 bounded=self.bounded_mask(specs[0]),
                 wall_time=settings.wall_time,
                 method=settings.method,

@@ -292,6 +292,7 @@ class DelaySource(Source):
     """Random scalar delay equations with one or two delayed hump terms (module docstring)."""
 
     name = "delay"
+    hit_rate = 0.35  # screened draws accepted, measured 2026-12-02 (a few hundred draws)
     has_vector_field = False
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
@@ -345,8 +346,8 @@ class DelaySource(Source):
         n_transient: int,
         settings: IntegrationSettings,
     ) -> EnsembleSolution:
-        """Method-of-steps RK4 (``integrate_delay``); of ``settings`` only max_abs and wall_time apply."""
-        return integrate_delay(specs, y0, dt, n_samples, n_transient, settings.max_abs, settings.wall_time)
+        """Method-of-steps RK4 (``integrate_delay``); of ``settings`` only the bound and wall_time apply."""
+        return integrate_delay(specs, y0, dt, n_samples, n_transient, self.escape_bound(settings), settings.wall_time)
 
 
 def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

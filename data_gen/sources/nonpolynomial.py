@@ -435,6 +435,7 @@ class NonPolynomialSource(_SparseSource):
     units through tanh, sin, sigmoid or Gaussian terms (4-6-D, ``driven``)."""
 
     name = "nonpolynomial"
+    hit_rate = 0.35  # screened draws accepted, measured 2026-12-02 (a few hundred draws)
     dims = (3, 6)
     kinds = ("sin", "tanh", "sigmoid", "gauss")
 
@@ -456,6 +457,7 @@ class PiecewiseLinearSource(_SparseSource):
     through |.| / max(0, .) terms (4-6-D, ``driven``), and almost-linear RNNs (3-6-D, ``alrnn``)."""
 
     name = "piecewise"
+    hit_rate = 0.24  # screened draws accepted, measured 2026-12-02 (a few hundred draws)
     dims = (3, 6)
     kinds = ("abs", "relu")
 
@@ -477,6 +479,7 @@ class NeuralSource(_RidgeSource):
     """Neural vector fields dz/dt = -z/tau + g W2 tanh(W1 z + b), dimension 3-8 (see ``draw``)."""
 
     name = "neural"
+    hit_rate = 0.19  # screened draws accepted, measured 2026-12-02 (a few hundred draws)
     dims = (3, 8)
     # draw(default_rng(EXAMPLE_SEED), 4): chaotic (largest Lyapunov exponent about 0.13 per
     # time unit); at 0.7 g it is a limit cycle

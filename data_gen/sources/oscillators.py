@@ -228,6 +228,7 @@ class ForcedOscillatorSource(Source):
     """Periodically forced nonlinear oscillators (see the module docstring)."""
 
     name = "forced"
+    hit_rate = 0.24  # screened draws accepted, measured 2026-12-02 (a few hundred draws)
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         return self._draw(str(rng.choice(list(TEMPLATES))), rng)
@@ -434,6 +435,7 @@ class OscillatorNetworkSource(Source):
     """Networks of 3..10 coupled nonlinear oscillators on random graphs (see the module docstring)."""
 
     name = "network"
+    hit_rate = 0.39  # screened draws accepted, measured 2026-12-02 (a few hundred draws)
     unit_range = (3, 10)  # two units are rarely chaotic (about 3% of draws), so none are drawn
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:

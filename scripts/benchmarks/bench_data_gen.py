@@ -35,10 +35,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("rejections: " + ", ".join(f"{k} {v}" for k, v in summary["rejections"].items()))
     if summary["sources"]:
-        print("\nsource | screened | accepted | hit rate | fresh systems per CPU-minute")
+        print("\nsource | asked | screened | accepted | hit rate | CPU-minutes | fresh systems per CPU-minute")
         for name, c in summary["sources"].items():
             rate = c["fresh_per_cpu_minute"]
-            print(f"{name} | {c['screened']} | {c['accepted']} | {c['hit_rate']:.0%} | {rate:.0f}")
+            print(
+                f"{name} | {c['asked']} | {c['screened']} | {c['accepted']} | {c['hit_rate']:.0%} | "
+                f"{c['cpu_seconds'] / 60:.1f} | {rate:.0f}"
+            )
         print("systems by source: " + ", ".join(f"{k} {v}" for k, v in summary["systems_by_source"].items()))
 
 

@@ -97,3 +97,23 @@ def test_a_member_resting_on_an_equilibrium_is_a_fixed_point():
     rest = 2.0 + 1e-9 * np.random.default_rng(0).standard_normal((4096, 3))
     assert at.not_fixed_point(rest, 64.0, at.TestConfig()) == (False, 0.0)
     assert at.run_tests(rest, 64.0)[0] == "not_fixed_point"
+
+
+def test_correlation_is_numpys_corrcoef_bit_for_bit():
+    """The 0-1 test's correlation drops np.corrcoef's per-call overhead, not its arithmetic
+    (scores are stored in every row, so the dysts corpus stays the same bit for bit)."""
+    rng = np.random.default_rng(4)
+    for n in (2, 3, 9, 17, 40, 205):
+        lags = np.arange(1, n + 1)
+        for scale in (1e-6, 1.0, 1e6):
+            row = scale * (rng.standard_normal(n) + 0.3 * lags)
+            assert at._correlation(lags, row) == np.corrcoef(lags, row)[0, 1]
+
+
+def test_separation_growth_reads_only_the_ends_of_the_divergence(cases):
+    """not_limit_cycle_or_torus follows neighbours to the horizon but reads two columns."""
+    x = cases["lorenz"]
+    horizon = min(int(CFG.separation_periods * PPP), len(x) // 2)
+    full = at._neighbour_divergence(x, PPP, CFG, horizon)
+    ends = at._neighbour_divergence(x, PPP, CFG, horizon, steps=(0, horizon))
+    np.testing.assert_array_equal(ends, full[:, [0, horizon]])

@@ -56,6 +56,19 @@ def test_summary_counts_in_the_singular_and_names_a_shortfall():
     assert lines[3].startswith("  took 4 s, ")
 
 
+def test_summary_names_survivors_beyond_the_request():
+    more = {
+        **SUMMARY,
+        "accepted_systems": 1030,
+        "fresh_systems": 1030,
+        "evolved_systems": 0,
+        "evolved_requested": 1024,
+    }
+    assert cli.human_summary(more).splitlines()[1] == (
+        "  1030 systems: 0 founders + 1030 fresh + 0 evolved (1024 asked; every survivor of a screened batch is kept)"
+    )
+
+
 @pytest.mark.parametrize(("seconds", "text"), [(0.4, "0 s"), (59.4, "59 s"), (61, "1 min 1 s"), (7500, "2 h 5 min")])
 def test_duration(seconds, text):
     assert cli.duration(seconds) == text

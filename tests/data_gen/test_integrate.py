@@ -51,6 +51,21 @@ def test_lorenz_ensemble_matches_tight_reference(method):
         np.testing.assert_allclose(sol.trajectories[i], ref, atol=1e-6 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("method", ["dopri5", "dop853"])
+def test_a_transient_drops_exactly_the_first_samples(method):
+    """Grid points of the transient are passed without dense output: the saved samples are
+    bit for bit the tail of a run that saves everything (the steps never depend on the grid)."""
+    lorenz = get_founder("Lorenz")
+    y0 = np.asarray(lorenz.ic) + np.random.default_rng(2).standard_normal((3, 3))
+    args = dict(rtol=1e-8, atol=1e-10, method=method)
+    dt = lorenz.period / 40
+    everything = integrate_ensemble(lorenz.vector_field(), y0, dt, 160, **args)
+    tail = integrate_ensemble(lorenz.vector_field(), y0, dt, 100, n_transient=60, **args)
+    assert tail.status == ["ok"] * 3
+    np.testing.assert_array_equal(tail.trajectories, everything.trajectories[:, 60:])
+    np.testing.assert_array_equal(tail.n_steps, everything.n_steps)
+
+
 def test_per_member_parameters_equal_separate_runs():
     lorenz = get_founder("Lorenz")
     params = [dict(lorenz.params, rho=r) for r in (20.0, 28.0, 35.0)]

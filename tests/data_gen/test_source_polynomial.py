@@ -102,12 +102,16 @@ def test_jerk_template_has_a_saddle_and_two_unstable_foci():
             assert np.all(eig[eig.real <= 0].real < -0.4)
 
 
-def test_escaping_members_stop_at_the_escape_bound():
+def test_escaping_members_stop_at_the_escape_bound_on_every_path():
+    """Screening (``integrate``) and saved trajectories and rebuilds (``integrate_at``) share
+    the source's bound (``Source.escape_bound``), below the generic one."""
     drift = SOURCE.make_system(1, "example", {(0, ()): 1.0}, 1.0)  # x(t) = x(0) + t
     settings = IntegrationSettings(max_abs=1e4)
-    late = SOURCE.integrate([drift], np.zeros((1, 1)), 1.0, int(2 * ESCAPE_ABS), 0, settings)
-    early = SOURCE.integrate([drift], np.zeros((1, 1)), 1.0, int(ESCAPE_ABS / 2), 0, settings)
-    assert late.status == ["unbounded"] and early.status == ["ok"]
+    assert SOURCE.escape_bound(settings) == ESCAPE_ABS < settings.max_abs
+    for n, status in ((int(2 * ESCAPE_ABS), "unbounded"), (int(ESCAPE_ABS / 2), "ok")):
+        screened = SOURCE.integrate([drift], np.zeros((1, 1)), 1.0, n, 0, settings)
+        saved = SOURCE.integrate_at([drift], np.zeros((1, 1)), np.ones(1), n, 0, settings)
+        assert screened.status == saved.status == [status]
 
 
 def test_draws_are_seeded_and_valid():
