@@ -225,7 +225,19 @@ def rotary_tables(
     return torch.cat([cos, cos], dim=-1), torch.cat([-sin, sin], dim=-1)
 
 
-_cached_rotary_tables = functools.lru_cache(maxsize=32)(rotary_tables)  # once per length, device, dtype
+@functools.lru_cache(maxsize=32)
+def _cached_rotary_tables(
+    head_dim: int,
+    rope_fraction: float,
+    rope_theta: float,
+    num_positions: int,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`rotary_tables`, once per length, device and dtype; built outside inference mode, so that
+    tables first made by the pipeline can be used by a training step too."""
+    with torch.inference_mode(False):
+        return rotary_tables(head_dim, rope_fraction, rope_theta, num_positions, device, dtype)
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

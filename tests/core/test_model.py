@@ -113,6 +113,19 @@ def test_rotary_rotates_each_pair_by_its_position_angle_and_leaves_the_rest():
     assert torch.equal(rotated[..., 6:8], x[..., 6:8]) and torch.equal(rotated[..., 14:], x[..., 14:])
 
 
+def test_a_training_step_after_inference_in_the_same_process_works():
+    # The rotary tables are cached: made first under inference mode, they must still be
+    # usable by autograd.
+    model = small_model()
+    context = torch.randn(2, model.config.context_length, 3)
+    with torch.inference_mode():
+        model.eval()(context)
+    model.train()
+    future = torch.randn(2, model.config.prediction_length, 3)
+    model(context, future_values=future).loss.backward()
+    assert all(p.grad is not None for p in model.encoder.layers[0].parameters())
+
+
 def test_channel_attention_is_permutation_equivariant():
     model = small_model()
     x = torch.randn(2, 64, 4, generator=torch.Generator().manual_seed(4))
