@@ -16,16 +16,13 @@ the ratios, and prefer the CPU-time ones.
 from __future__ import annotations
 
 import argparse
-import functools
 import statistics
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 import numpy as np
 import torch
-from dysts import flows
-from scipy.integrate import solve_ivp
+from _common import flow_windows, interleaved
 from transformers import PatchTSTConfig, PatchTSTForPrediction
 
 from panda_lite import PandaLitePipeline
@@ -33,7 +30,6 @@ from panda_lite.modeling_panda_lite import roll_out
 from panda_lite.parroting import ContextParroting
 
 HORIZON, CONTEXT = 512, 512
-SYSTEMS = ("Lorenz", "Rossler", "Thomas", "Halvorsen", "Chen", "Aizawa", "SprottB", "Dadras")
 
 
 def parameter_count(model: torch.nn.Module) -> int:
@@ -60,37 +56,6 @@ def build_patchtst(pipe: PandaLitePipeline, prediction_length: int) -> PatchTSTF
     ).eval()
 
 
-@functools.cache
-def trajectories() -> list[np.ndarray]:
-    """(2048, 3) trajectories of the SYSTEMS at 128 points per dysts period, after a transient
-    of 1024 points (scipy directly: dysts' make_trajectory re-estimates the period, minutes)."""
-    result = []
-    for name in SYSTEMS:
-        system = getattr(flows, name)()
-        dt = system.period / 128
-        solution = solve_ivp(
-            lambda t, x, system=system: system.rhs(x, t),
-            (0, dt * 3072),
-            np.asarray(system.ic, dtype=float),
-            t_eval=np.arange(1024, 3072) * dt,
-            rtol=1e-8,
-            atol=1e-8,
-        )
-        result.append(solution.y.T)
-    return result
-
-
-def contexts(batch: int) -> np.ndarray:
-    """(batch, 512, 3) windows of the SYSTEMS, cycled, each from its own start."""
-    rng = np.random.default_rng(0)
-    windows = []
-    for i in range(batch):
-        trajectory = trajectories()[i % len(SYSTEMS)]
-        start = rng.integers(0, len(trajectory) - CONTEXT)
-        windows.append(trajectory[start : start + CONTEXT])
-    return np.stack(windows)
-
-
 def runners_for(
     pipe: PandaLitePipeline, rolled: PatchTSTForPrediction, direct: PatchTSTForPrediction, values: np.ndarray
 ) -> dict[str, Callable[[], object]]:
@@ -112,12 +77,6 @@ def runners_for(
         "PatchTST, 512 in one pass": patchtst(direct),
         "context parroting": lambda: parroting(values, HORIZON),
     }
-
-
-def timed(run: Callable[[], object]) -> tuple[float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    run()
-    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
@@ -144,14 +103,9 @@ def main() -> None:
     )
     print(f"{'model':<32}{'params':>10}{'batch':>7}{'/s wall':>10}{'/s CPU':>9}{'CPU vs PatchTST':>17}")
     for batch in (int(b) for b in args.batch_sizes.split(",")):
-        runners = runners_for(pipe, rolled, direct, contexts(batch))
-        for run in runners.values():  # warm-up: allocator, one-off kernel selection
-            run()
-        times: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
-        for _ in range(args.repeats):
-            for name, run in runners.items():
-                times[name].append(timed(run))
-        _, used = pipe.predict(contexts(batch), HORIZON, batch_size=64, return_expert=True)
+        values = flow_windows(batch, CONTEXT)
+        times = interleaved(runners_for(pipe, rolled, direct, values), args.repeats)
+        _, used = pipe.predict(values, HORIZON, batch_size=64, return_expert=True)
         base = statistics.median(cpu for _, cpu in times["PatchTST, 4 x 128 rolled out"])
         for name, samples in times.items():
             wall = statistics.median(w for w, _ in samples)

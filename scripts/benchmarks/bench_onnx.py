@@ -17,11 +17,11 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import flow_windows, interleaved
 
 from panda_lite import PandaLiteModel, PandaLitePipeline
 
@@ -52,30 +52,6 @@ def ort_forecast(session, values: np.ndarray) -> np.ndarray:
     return session.run(["prediction"], feed)[0]
 
 
-def lorenz_contexts(context_length: int) -> np.ndarray | None:
-    """(5, context_length, 3) windows, 128 steps apart, of a dysts Lorenz trajectory; None without dysts."""
-    try:
-        from dysts.flows import Lorenz
-    except ImportError:
-        return None
-    trajectory = Lorenz().make_trajectory(1024, pts_per_period=128)  # (1024, 3)
-    starts = range(0, 1024 - context_length + 1, 128)
-    return np.stack([trajectory[s : s + context_length] for s in starts])
-
-
-def median_seconds(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median wall time of each run, timed in turn (a, b, a, b, ...) after one warm-up each."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for run in runs.values():
-        run()
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default="panda-lite-mini-preview")
@@ -97,7 +73,10 @@ def main() -> None:
     )
     rng = np.random.default_rng(0)
     walks = rng.standard_normal((max(BATCH_SIZES), length, channels)).cumsum(axis=1)  # (64, 512, 3)
-    lorenz = lorenz_contexts(length)
+    try:
+        lorenz: np.ndarray | None = flow_windows(5, length, systems=("Lorenz",))  # (5, 512, 3)
+    except ImportError:  # dysts and scipy are the eval extra
+        lorenz = None
 
     with tempfile.TemporaryDirectory() as folder:
         sessions = {}
@@ -135,7 +114,8 @@ def main() -> None:
                     "torch": lambda values=values: torch_forecast(model, values),
                     "ort": lambda values=values, session=session: ort_forecast(session, values),
                 }
-                seconds = median_seconds(runs, args.repeats * (5 if batch == 1 else 1))
+                times = interleaved(runs, args.repeats * (5 if batch == 1 else 1))
+                seconds = {name: statistics.median(wall for wall, _ in samples) for name, samples in times.items()}
                 print(
                     f"| {name} | {batch} | {1e3 * seconds['torch']:.1f} | {1e3 * seconds['ort']:.1f} | "
                     f"{seconds['ort'] / seconds['torch']:.2f} | {batch / (4 * seconds['ort']):.1f} |"
