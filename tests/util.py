@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -96,3 +97,30 @@ def reset_accelerate() -> None:
 
     AcceleratorState._reset_state(reset_partial_state=True)
     GradientState._reset_state()
+
+
+def assert_rebuilds_bit_identically(source, specs, rng, cfg, duration: float = 64.0, n_samples: int = 32, mutate=True):
+    """Each spec (a mutant of it, with `mutate`) and its JSON round trip integrate to the same
+    bits from the same two start states (a founder rebuilt from its genealogy row)."""
+    from data_gen.evolve import integrate_system, mutate_params
+
+    for spec in specs:
+        if mutate:
+            spec = {**spec, "params": mutate_params(spec["params"], rng, 0.25)}
+        y0 = np.stack([source.initial_state(spec, rng) for _ in range(2)])
+        a = integrate_system(spec, y0, duration, n_samples, cfg)
+        b = integrate_system(json.loads(json.dumps(spec)), y0.copy(), duration, n_samples, cfg)
+        assert a.status == b.status
+        assert np.array_equal(a.trajectories, b.trajectories, equal_nan=True)
+
+
+def assert_batched_field_is_each_members(source, specs, t: np.ndarray, y: np.ndarray, keep: np.ndarray):
+    """The vector field of an ensemble of different systems (y (S, E) at times t (E,)) equals
+    each member's own field, and its `subset(keep)` the kept members'; -> (field, values)."""
+    field = source.vector_field(specs)
+    together = field(t, y)
+    for e, spec in enumerate(specs):
+        alone = source.vector_field([spec])(t[e : e + 1], y[:, e : e + 1])
+        np.testing.assert_allclose(together[:, e : e + 1], alone, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(field.subset(keep)(t[keep], y[:, keep]), together[:, keep], rtol=1e-12, atol=1e-12)
+    return field, together

@@ -7,8 +7,9 @@ import json
 
 import numpy as np
 import pytest
+from util import assert_batched_field_is_each_members, assert_rebuilds_bit_identically
 
-from data_gen.evolve import EvolveConfig, integrate_system, mutate_params, screen_fresh
+from data_gen.evolve import EvolveConfig, screen_fresh
 from data_gen.sources import SOURCE_NAMES, get_source
 
 
@@ -45,13 +46,7 @@ def test_a_mutant_rebuilt_from_json_integrates_bit_identically(name):
     source = get_source(name)
     cfg = EvolveConfig(n_points=256)
     rng = np.random.default_rng(1)
-    spec = source.examples()["chaotic"]
-    spec = {**spec, "params": mutate_params(spec["params"], rng, 0.25)}
-    y0 = np.stack([source.initial_state(spec, rng) for _ in range(2)])
-    a = integrate_system(spec, y0, 32.0, 64, cfg)
-    b = integrate_system(json.loads(json.dumps(spec)), y0.copy(), 32.0, 64, cfg)
-    assert a.status == b.status
-    assert np.array_equal(a.trajectories, b.trajectories, equal_nan=True)
+    assert_rebuilds_bit_identically(source, [source.examples()["chaotic"]], rng, cfg, 32.0, 64)
 
 
 @pytest.mark.parametrize("name", [n for n in SOURCE_NAMES if get_source(n).has_vector_field])
@@ -62,10 +57,4 @@ def test_a_batch_of_different_members_equals_each_member_alone(name):
     rng = np.random.default_rng(6)
     y = np.stack([source.initial_state(s, rng) for s in specs], axis=1)  # (S, E)
     t = rng.uniform(0, 10, len(specs))
-    field = source.vector_field(specs)
-    together = field(t, y)
-    for e, spec in enumerate(specs):
-        alone = source.vector_field([spec])(t[e : e + 1], y[:, e : e + 1])
-        np.testing.assert_allclose(together[:, e : e + 1], alone, rtol=1e-12, atol=1e-12)
-    keep = np.array([0, len(specs) - 1])
-    np.testing.assert_allclose(field.subset(keep)(t[keep], y[:, keep]), together[:, keep], rtol=1e-12, atol=1e-12)
+    assert_batched_field_is_each_members(source, specs, t, y, keep=np.array([0, len(specs) - 1]))

@@ -5,8 +5,9 @@ import json
 
 import numpy as np
 import pytest
+from util import assert_batched_field_is_each_members, assert_rebuilds_bit_identically
 
-from data_gen.evolve import EvolveConfig, integrate_system, mutate_params
+from data_gen.evolve import EvolveConfig
 from data_gen.sources import get_source
 from data_gen.sources.nonpolynomial import (
     NONLINEARITIES,
@@ -38,14 +39,7 @@ def test_spec_rebuilt_from_json_integrates_bit_identically(name):
     source = get_source(name)
     cfg = EvolveConfig(n_points=256)
     rng = np.random.default_rng(1)
-    for spec in _mixed_batch(name, n=3):
-        spec = {**spec, "params": mutate_params(spec["params"], rng, 0.25)}
-        y0 = np.stack([source.initial_state(spec, rng) for _ in range(2)])
-        rebuilt = json.loads(json.dumps(spec))
-        a = integrate_system(spec, y0, 64.0, 32, cfg)
-        b = integrate_system(rebuilt, y0, 64.0, 32, cfg)
-        assert a.status == b.status
-        assert np.array_equal(a.trajectories, b.trajectories, equal_nan=True)
+    assert_rebuilds_bit_identically(source, _mixed_batch(name, n=3), rng, cfg)
 
 
 @pytest.mark.parametrize("name", SOURCES)
@@ -55,13 +49,7 @@ def test_batched_field_equals_each_member_alone(name):
     rng = np.random.default_rng(2)
     y = rng.uniform(-1.5, 1.5, (source.dimension(specs[0]), len(specs)))
     t = rng.uniform(0, 10, len(specs))
-    field = source.vector_field(specs)
-    together = field(t, y)
-    for e, spec in enumerate(specs):
-        alone = source.vector_field([spec])(t[e : e + 1], y[:, e : e + 1])
-        np.testing.assert_allclose(together[:, e : e + 1], alone, rtol=1e-12, atol=1e-12)
-    keep = np.array([0, 3, 4, len(specs) - 1])
-    np.testing.assert_allclose(field.subset(keep)(t[keep], y[:, keep]), together[:, keep], rtol=1e-12, atol=1e-12)
+    _, together = assert_batched_field_is_each_members(source, specs, t, y, keep=np.array([0, 3, 4, len(specs) - 1]))
     # One shared spec broadcasts over any ensemble (a skew product's half).
     shared = source.vector_field(specs[:1])(t, y)
     np.testing.assert_allclose(shared[:, :1], together[:, :1], rtol=1e-12, atol=1e-12)
