@@ -68,6 +68,14 @@ class PandaLiteConfig(PretrainedConfig):
             at least `parrot_motif_length` steps from every better one's (typically earlier
             cycles of the attractor). Each adds `num_parrot_patches` tokens; the head's residual
             is on the best match, so extra candidates only inform it.
+        nvar_token_delays: 0 (off) or the delay taps of an in-context NVAR expert the
+            forecaster reads as tokens (with `parrot_motif_length` > 0): a quadratic NVAR
+            fitted on the context (`panda_lite.nvar.nvar_tokens_forecast`), its forecast clipped
+            to the context's range, enters as `num_parrot_patches` more tokens after the
+            parroted ones, marked with its backtest error; a learned gate per channel mixes it
+            into the forecast (initially almost not: the gate starts near 0). Contexts it cannot
+            fit (too short, gaps, more than `NVAR_TOKEN_MAX_CHANNELS` channels) read the best
+            parroted copy there instead, with the gate closed.
     """
 
     model_type = "panda_lite"
@@ -103,6 +111,7 @@ class PandaLiteConfig(PretrainedConfig):
         mask_ratio: float = 0.5,
         parrot_motif_length: int = 0,
         parrot_candidates: int = 1,
+        nvar_token_delays: int = 0,
         **kwargs,
     ):
         self.context_length = context_length
@@ -134,6 +143,7 @@ class PandaLiteConfig(PretrainedConfig):
         self.mask_ratio = mask_ratio
         self.parrot_motif_length = parrot_motif_length
         self.parrot_candidates = parrot_candidates
+        self.nvar_token_delays = nvar_token_delays
         if kwargs.pop("nvar_expert_delays", 0):
             raise ValueError(
                 "PandaLiteConfig.nvar_expert_delays: the NVAR expert is an inference policy now, not a model field; "
@@ -162,8 +172,9 @@ class PandaLiteConfig(PretrainedConfig):
     @property
     def num_tokens(self) -> int:
         """Tokens per channel the encoder reads: the context's patches, then each parroted
-        candidate's, best first."""
-        return self.num_patches + self.parrot_candidates * self.num_parrot_patches
+        candidate's, best first, then the NVAR expert's."""
+        groups = self.parrot_candidates + (1 if self.nvar_token_delays else 0)
+        return self.num_patches + groups * self.num_parrot_patches
 
     @property
     def head_dim(self) -> int:
@@ -266,6 +277,22 @@ class PandaLiteConfig(PretrainedConfig):
                 f"parroted tokens need prediction_length={self.prediction_length} >= patch_length and "
                 f"prediction_length - patch_length divisible by patch_stride={self.patch_stride}",
             )
+        delays = self.nvar_token_delays
+        require(
+            isinstance(delays, int) and not isinstance(delays, bool) and 0 <= delays <= 4,
+            "nvar_token_delays",
+            f"must be an integer in [0, 4] (0 = off), got {delays!r}",
+        )
+        require(
+            not delays or bool(motif),
+            "nvar_token_delays",
+            "NVAR tokens need parroting (parrot_motif_length > 0): the expert's tokens follow the parroted ones",
+        )
+        require(
+            not delays or self.context_length >= 2 * self.prediction_length,
+            "nvar_token_delays",
+            f"the NVAR backtest needs context_length >= 2 * prediction_length = {2 * self.prediction_length}",
+        )
         require(self.initializer_range > 0, "initializer_range", f"must be > 0, got {self.initializer_range!r}")
 
 

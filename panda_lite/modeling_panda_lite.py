@@ -7,9 +7,10 @@ P = patch length, D = d_model, H = prediction length):
       -> instance norm per channel over observed steps       (B, T, C), loc/scale (B, 1, C)
       -> left-pad to context_length, cut into patches         (B, C, N, P)
       (+ parroted continuations, K x F more patches           (B, C, N + K F, P))
+      (+ the in-context NVAR forecast, F more patches         (B, C, N + (K + 1) F, P))
       -> dynamics embedding [patch | monomials | sin, cos]    (B, C, N, D)
       -> L x [temporal attention (RoPE) -> channel attention -> MLP], pre-norm RMSNorm
-      -> forecast head (+ the best parroted copy)             (B, C, H)
+      -> forecast head (+ the best parroted copy, + gate x (NVAR - copy))  (B, C, H)
       -> back to input units                                  (B, H, C)
 
 Horizons beyond H are `PandaLiteModel.rollout`: chunks of H fed back on a sliding context.
@@ -44,6 +45,7 @@ from .checkpoint_checks import (
     unreadable_file,
 )
 from .configuration_panda_lite import PandaLiteConfig
+from .nvar import nvar_tokens_forecast
 from .parroting import parrot_continuations
 
 
@@ -338,10 +340,17 @@ class PandaLiteEncoder(nn.Module):
         self.layers = nn.ModuleList(PandaLiteLayer(config) for _ in range(config.num_hidden_layers))
         self.norm = nn.RMSNorm(config.d_model, eps=config.rms_norm_eps)
 
-    def forward(self, patches: torch.Tensor, patch_missing: torch.Tensor) -> torch.Tensor:
-        """patches: (B, C, N, P) normalised; patch_missing: (B, C, N) bool -> (B, C, N, D)."""
+    def forward(
+        self, patches: torch.Tensor, patch_missing: torch.Tensor, tail_bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """patches: (B, C, N, P) normalised; patch_missing: (B, C, N) bool; tail_bias: (B, C, 1, D)
+        added to the embeddings of the last `num_parrot_patches` tokens (the NVAR expert's) ->
+        (B, C, N, D)."""
         config = self.config
         hidden = self.embedding(patches, patch_missing)
+        if tail_bias is not None:
+            tail = config.num_parrot_patches
+            hidden = torch.cat([hidden[:, :, :-tail], hidden[:, :, -tail:] + tail_bias.to(hidden.dtype)], dim=2)
         # Traced (torch.compile, ONNX export), the tables are built in the graph: a cache would
         # keep the tracer's tensors.
         tables = rotary_tables if torch.compiler.is_compiling() else _cached_rotary_tables
@@ -362,6 +371,15 @@ HEAD_MIN_ROWS = 8  # measured: 1-3 rows differ from 4+ (MKL, AVX-512); 8 leaves 
 class PandaLiteResidualLinear(nn.Linear):
     """A linear map that `_init_weights` initialises to zero: the head of a forecaster whose
     forecast is a residual on the parroted continuation, so that it starts as exact parroting."""
+
+
+class PandaLiteExpertGate(nn.Linear):
+    """The NVAR expert's gate logit per channel, from its tokens (B, C, D) -> (B, C, 1);
+    `_init_weights` starts it nearly closed (sigmoid(EXPERT_GATE_BIAS) ~ 0.02)."""
+
+
+EXPERT_GATE_BIAS = -4.0
+NVAR_TOKEN_MAX_CHANNELS = 8  # 2 delays x 8 channels: 153 features; wider contexts get the parroted copy
 
 
 class PandaLiteHead(nn.Module):
@@ -469,6 +487,9 @@ class PandaLitePreTrainedModel(PreTrainedModel):
         if isinstance(module, PandaLiteDynamicsEmbedding):
             module.draw_random_features()
             init.zeros_(module.missing_embedding)
+        if isinstance(module, PandaLiteExpertGate):
+            init.zeros_(module.weight)
+            init.constant_(module.bias, EXPERT_GATE_BIAS)
         if isinstance(module, PandaLiteResidualLinear):
             # An untrained (or newly headed) parroting forecaster is exact context parroting.
             init.zeros_(module.weight)
@@ -522,6 +543,9 @@ class PandaLiteModel(PandaLitePreTrainedModel):
         super().__init__(config)
         self.encoder = PandaLiteEncoder(config)
         self.head = PandaLiteHead(config)
+        if config.nvar_token_delays:
+            self.expert_error = nn.Linear(1, config.d_model)  # backtest error feature -> its tokens
+            self.expert_gate = PandaLiteExpertGate(config.d_model, 1)
         self.post_init()
 
     def compute_loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -574,11 +598,21 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             copy_patches, _ = self.patchify(copies, torch.ones_like(copies, dtype=torch.bool))  # (B K, C, F, P)
             copy_patches = rearrange(copy_patches, "(b k) c f p -> b c (k f) p", k=config.parrot_candidates)
             patches = torch.cat([patches, copy_patches], dim=2)  # (B, C, N + K F, P)
-            patch_missing = F.pad(patch_missing, (0, copy_patches.shape[2]), value=False)  # copies are complete
-        hidden = self.encoder(patches, patch_missing)  # (B, C, N (+ K F), D)
+        expert = tail_bias = usable = None
+        if config.nvar_token_delays and parroted is not None:  # the config requires parroting
+            expert, error, usable = self.nvar_expert(normalised, observed, parroted)  # (B, H, C), (B, C), (B,)
+            expert_patches, _ = self.patchify(expert, torch.ones_like(expert, dtype=torch.bool))  # (B, C, F, P)
+            patches = torch.cat([patches, expert_patches], dim=2)  # (B, C, N + (K + 1) F, P)
+            tail_bias = self.expert_error(error[..., None].to(self.dtype))[:, :, None]  # (B, C, 1, D)
+        patch_missing = F.pad(patch_missing, (0, patches.shape[2] - patch_missing.shape[2]), value=False)
+        hidden = self.encoder(patches, patch_missing, tail_bias)  # (B, C, N (+ K F (+ F)), D)
         forecast = rearrange(self.head(hidden), "b c h -> b h c").float()  # normalised (B, H, C)
         if parroted is not None:
             forecast = forecast + parroted
+        if expert is not None and parroted is not None and usable is not None:
+            expert_tokens = hidden[:, :, -config.num_parrot_patches :].mean(dim=2)  # (B, C, D)
+            gate = torch.sigmoid(self.expert_gate(expert_tokens).float()) * usable[:, None, None]  # (B, C, 1)
+            forecast = forecast + rearrange(gate, "b c 1 -> b 1 c") * (expert - parroted)
 
         loss = None
         if future_values is not None:
@@ -591,6 +625,24 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             loss=loss, prediction=forecast * scale + loc, last_hidden_state=hidden, loc=loc, scale=scale
         )
         return output if (self.config.return_dict if return_dict is None else return_dict) else output.to_tuple()
+
+    def nvar_expert(
+        self, normalised: torch.Tensor, observed: torch.Tensor, parroted: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The NVAR expert's tokens' inputs: its clipped forecast (B, H, C) (the parroted copy
+        where it is not usable), its backtest-error feature (B, C) (log10 of the mean absolute
+        error + 1e-3, over 3; 1 where not usable) and where it is usable (B,)."""
+        config = self.config
+        batch, _, channels = normalised.shape
+        if channels > NVAR_TOKEN_MAX_CHANNELS:
+            usable = torch.zeros(batch, dtype=torch.bool, device=normalised.device)
+            return parroted, torch.ones(batch, channels, device=normalised.device), usable
+        forecast, error, usable = nvar_tokens_forecast(
+            normalised, observed, config.nvar_token_delays, config.prediction_length
+        )
+        forecast = torch.where(usable[:, None, None], forecast.to(parroted.dtype), parroted)
+        feature = torch.where(usable[:, None], torch.log10(error.float() + 1e-3) / 3, 1.0)
+        return forecast, feature, usable
 
     def rollout(
         self,
@@ -627,13 +679,14 @@ class PandaLiteModel(PandaLitePreTrainedModel):
     @torch.no_grad()
     def keep_head_of(self, base: PandaLiteModel) -> bool:
         """Takes over the trained residual head of `base`, a forecaster reading fewer parroted
-        candidates but otherwise the same token layout; returns whether it did.
+        candidates, or no NVAR tokens where this one does, but otherwise the same token layout;
+        returns whether it did.
 
         The flattened tokens of base's layout (context, then its candidates) come first in
-        this model's, so base's weights fill the leading columns and the new candidates'
-        columns stay zero: the forecast changes at first only through the new tokens' effect
-        on attention. A plain forecaster's head (a whole forecast, not a residual) is never
-        taken over.
+        this model's, so base's weights fill the leading columns and the new tokens' columns
+        stay zero: the forecast changes at first only through the new tokens' effect on
+        attention (and the NVAR gate, which starts nearly closed). A plain forecaster's head
+        (a whole forecast, not a residual) is never taken over.
         """
         mine, theirs = self.config, base.config
         same_layout = all(
@@ -652,7 +705,9 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             same_layout
             and mine.parrot_motif_length
             and mine.pooling == "flatten"
-            and theirs.parrot_candidates < mine.parrot_candidates
+            and theirs.parrot_candidates <= mine.parrot_candidates
+            and not theirs.nvar_token_delays
+            and theirs.num_tokens < mine.num_tokens
         ):
             return False
         old_weight = base.head.projection.weight  # (H, N_base D)

@@ -7,6 +7,9 @@ import functools
 from itertools import combinations_with_replacement
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
 
 from .inputs import check_batch
 from .metrics import context_scale
@@ -101,3 +104,75 @@ class NVAR:
             step = np.einsum("bf,bfc->bc", self._features(lagged, out=step_features), weights)
             history[:, span + h + 1] = np.clip(history[:, span + h] + step, lo, hi)
         return history[:, span + 1 :] * std + mean
+
+
+def nvar_tokens_forecast(
+    normalised: torch.Tensor,
+    observed: torch.Tensor,
+    delays: int,
+    horizon: int,
+    ridge: float = 1e-4,
+    clip_margin: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The NVAR forecast and backtest the forecaster reads as tokens (batched, mask-aware, torch).
+
+    The quadratic NVAR of `NVAR` (delay taps 1 step apart, on the model's normalised
+    scale), fitted by weighted ridge
+    regression on every step whose taps and successor are observed in all channels, then
+    rolled out, each step clipped to the fitted context's per-channel range widened by
+    `clip_margin` of it. It runs twice per row: on the whole context (the forecast) and on the
+    context without its last `horizon` steps (the backtest, scored on those steps).
+
+    Args:
+        normalised, observed: (B, L, C) normalised context (left-padded) and observed mask.
+
+    Returns:
+        forecast (B, horizon, C) in `normalised`'s dtype; backtest mean absolute error
+        (B, C), on the normalised scale; available (B,) bool: both fits had at least twice as
+        many observed rows as features, and the last steps were observed (elsewhere the
+        forecast is not meaningful and the caller must not use it).
+    """
+    batch, length, channels = normalised.shape
+    span = delays - 1
+    dtype = torch.float32 if normalised.device.type == "mps" else torch.float64  # mps has no float64
+    complete = observed.all(dim=2)  # (B, L)
+    u = torch.where(complete[..., None], normalised, 0).to(dtype)
+    # Rows 0..B-1 fit the whole context; rows B..2B-1 the context without its last `horizon` steps.
+    values = torch.cat([u, F.pad(u[:, :-horizon], (0, 0, horizon, 0))])  # (2B, L, C)
+    valid = torch.cat([complete, F.pad(complete[:, :-horizon], (horizon, 0), value=False)])  # (2B, L)
+
+    def features(lagged: torch.Tensor) -> torch.Tensor:  # (..., k C) -> (..., 1 + kC + (kC)^2)
+        # Every product u_a u_b, both orders: no gather (3x faster per step than the unique
+        # monomials); ridge splits a weight evenly between the two copies.
+        square = (lagged[..., :, None] * lagged[..., None, :]).flatten(-2)
+        return torch.cat([torch.ones_like(lagged[..., :1]), lagged, square], dim=-1)
+
+    windows = values.unfold(1, delays, 1).flip(-1)  # (2B, L - span, C, k): u_t, u_{t-1}, ...
+    lagged = rearrange(windows, "b t c k -> b t (k c)")
+    feats = features(lagged[:, :-1])  # (2B, L - span - 1, F): steps t = span .. L-2
+    targets = values[:, span + 1 :] - values[:, span:-1]  # (2B, L - span - 1, C)
+    row_ok = valid.unfold(1, delays + 1, 1).all(dim=-1)  # taps and successor observed
+    weight = row_ok.to(dtype)[..., None]
+    num_features = feats.shape[-1]
+    gram = (feats * weight).transpose(1, 2) @ feats + ridge * torch.eye(num_features, dtype=dtype, device=u.device)
+    weights = torch.linalg.solve(gram, (feats * weight).transpose(1, 2) @ targets)  # (2B, F, C)
+    rows = row_ok.sum(dim=1)
+    available = (rows >= 2 * num_features) & valid[:, -delays:].all(dim=1)
+    weights = torch.where(available[:, None, None] & weights.isfinite().all(dim=(1, 2), keepdim=True), weights, 0)
+
+    low = torch.where(valid[..., None], values, torch.inf).amin(dim=1)  # (2B, C)
+    high = torch.where(valid[..., None], values, -torch.inf).amax(dim=1)
+    low, high = torch.where(available[:, None], low, 0), torch.where(available[:, None], high, 0)
+    slack = clip_margin * (high - low)
+    low, high = low - slack, high + slack
+    state = lagged[:, -1]  # (2B, k C): the last taps
+    steps = []
+    for _ in range(horizon):
+        nxt = (state[:, :channels] + (features(state)[:, None] @ weights)[:, 0]).clamp(low, high)  # (2B, C)
+        steps.append(nxt)
+        state = torch.cat([nxt, state[:, :-channels]], dim=1) if delays > 1 else nxt
+    rollout = torch.stack(steps, dim=1)  # (2B, H, C)
+    forecast, backtest = rollout[:batch], rollout[batch:]
+    truth, truth_ok = u[:, -horizon:], complete[:, -horizon:, None].to(dtype)
+    error = ((backtest - truth).abs() * truth_ok).sum(dim=1) / truth_ok.sum(dim=1).clamp_min(1)
+    return forecast.to(normalised.dtype), error.to(normalised.dtype), available[:batch] & available[batch:]

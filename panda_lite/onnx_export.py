@@ -169,6 +169,12 @@ def export_onnx(
         raise ValueError(f"export_onnx: model must be a PandaLiteModel, got {type(model).__name__}")
     if model.dtype != torch.float32:
         raise ValueError(f"export_onnx: model weights must be float32 (model.float()), got {model.dtype}")
+    if model.config.nvar_token_delays:
+        raise ValueError(
+            "export_onnx: this model reads NVAR tokens (nvar_token_delays="
+            f"{model.config.nvar_token_delays}), whose in-context fit (torch.linalg.solve) has no ONNX operator; "
+            "run it in torch, or export a checkpoint without NVAR tokens"
+        )
     if dtype not in VALUE_DTYPES:
         raise ValueError(f"export_onnx: dtype must be torch.float32 or torch.float64, got {dtype}")
     path = Path(path)

@@ -49,7 +49,7 @@ class DataConfig:
     """Where samples come from and how they are drawn and augmented."""
 
     corpus: str = ""  # corpus root holding train/ (and test/, never read here)
-    num_channels: int = 3  # channels per sample; trajectories with fewer are skipped
+    num_channels: int = 3  # channels per sample; trajectories with fewer are delay-embedded
     validation_fraction: float = 0.05  # fraction of systems (by hash of system_id) held out
     validation_batches: int = 4  # fixed validation batches per process
     p_delay_embedding: float = 0.1  # probability of a time-delay embedding of one coordinate

@@ -37,6 +37,32 @@ def is_validation_system(system_id: str, fraction: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
+def export_validation(corpus: str | Path, out: str | Path, fraction: float) -> int:
+    """Writes the validation systems of `corpus`/train (the `fraction` that training holds out,
+    by hash of system_id) as one shard of `out`/val, for `panda-lite evaluate --split val`;
+    returns how many trajectories it wrote. Training on `corpus` never reads them."""
+    import io
+
+    import pyarrow as pa
+
+    from data_gen.corpus import shard_paths, write_manifest
+    from panda_lite.io import atomic_write_bytes
+
+    tables = []
+    for shard in complete_shards(Path(corpus) / "train"):
+        table = open_shard(shard)
+        ids = table.column("system_id").to_pylist()
+        tables.append(table.filter(pa.array([is_validation_system(i, fraction) for i in ids])))
+    selected = pa.concat_tables(tables)
+    path, _ = shard_paths(out, "val", 0, 1)
+    buffer = io.BytesIO()
+    pq.write_table(selected, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    systems = sorted(set(selected.column("system_id").to_pylist()))
+    write_manifest(path, {"source": str(corpus), "validation_fraction": fraction, "systems": systems})
+    return selected.num_rows
+
+
 def rank_share(num_shards: int, rank: int, world: int) -> tuple[list[int], int]:
     """(indices of the shards this rank opens, row stride): whole shards when they divide
     evenly among ranks (stride 1), else all shards with every world-th row (stride world)."""
@@ -125,7 +151,7 @@ def corpus_run_data(config: TrainConfig, context_length: int, future_length: int
     common: dict[str, Any] = dict(
         validation_fraction=data.validation_fraction,
         min_length=context_length + future_length,
-        min_channels=data.num_channels,
+        min_channels=1,  # a series with fewer channels than a sample's is delay-embedded
     )
     train = TrajectoryStore(split_dir, validation=False, rank=rank, world=world, **common)
     validation = TrajectoryStore(split_dir, validation=True, **common)

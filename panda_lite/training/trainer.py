@@ -105,7 +105,7 @@ def build_model(config: TrainConfig) -> PandaLiteModel | PandaLiteForPretraining
     overriding its config (e.g. a new prediction_length; only the head may change shape).
 
     A masked-patch pretraining checkpoint initialises a forecaster's encoder this way, and a
-    forecaster grown to more parroted candidates keeps its base's trained head
+    forecaster grown to more parroted candidates or NVAR tokens keeps its base's trained head
     (`PandaLiteModel.keep_head_of`)."""
     set_seed(config.seed)  # identical initial weights on every process
     cls = PandaLiteForPretraining if config.objective == "mlm" else PandaLiteModel
@@ -116,11 +116,7 @@ def build_model(config: TrainConfig) -> PandaLiteModel | PandaLiteForPretraining
         location, local_files_only=is_local, dtype=torch.float32, ignore_mismatched_sizes=True, **config.model
     )
     base_config = PandaLiteConfig.from_pretrained(location, local_files_only=is_local)
-    if (
-        isinstance(model, PandaLiteModel)
-        and base_config.parrot_motif_length
-        and base_config.parrot_candidates < model.config.parrot_candidates
-    ):
+    if isinstance(model, PandaLiteModel) and base_config.num_tokens < model.config.num_tokens:
         base = PandaLiteModel.from_pretrained(location, local_files_only=is_local, dtype=torch.float32)
         model.keep_head_of(base)
     return model

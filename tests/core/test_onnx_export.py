@@ -89,6 +89,9 @@ def test_bad_model_or_dtype_is_refused(model, tmp_path):
         export_onnx(model, tmp_path / "m.onnx", dtype=torch.float16)
     with pytest.raises(ValueError, match="weights must be float32"):
         export_onnx(small_model().to(torch.bfloat16), tmp_path / "m.onnx")
+    nvar_tokens = small_model(context_length=64, prediction_length=16, parrot_motif_length=4, nvar_token_delays=2)
+    with pytest.raises(ValueError, match="NVAR tokens"):
+        export_onnx(nvar_tokens, tmp_path / "m.onnx")
     assert not any(tmp_path.iterdir())
 
 

@@ -98,3 +98,18 @@ def test_delay_embedding_sample_holds_lagged_copies_of_one_coordinate():
     # Column j is column 0 delayed by j lags: find the lag from column 1, then check column 2.
     lag = next(lag for lag in range(1, 6) if np.allclose(window[:-lag, 0], window[lag:, 1], atol=1e-5))
     assert np.allclose(window[: -2 * lag, 0], window[2 * lag :, 2], atol=1e-5)
+
+
+def test_a_series_with_too_few_channels_is_delay_embedded():
+    # A univariate series (a delay equation, one lattice site) still trains 3-channel samples:
+    # always as a delay embedding, whatever augmentation was drawn.
+    values = series(300, channels=1)
+    sampler = WindowSampler(OneSeries(values), 48, 16, 3, Augmentations(p_convex=1.0, max_delay=5), seed=2)
+    for index in range(4):
+        window = np.concatenate(
+            [part.numpy() for part in (sampler.batch(index, 1)[k] for k in ("past_values", "future_values"))], axis=1
+        )[0]
+        lag = next(lag for lag in range(1, 6) if np.allclose(window[:-lag, 0], window[lag:, 1], atol=1e-5))
+        assert np.allclose(window[: -2 * lag, 0], window[2 * lag :, 2], atol=1e-5)
+    with pytest.raises(ValueError, match="too short to delay-embed"):
+        WindowSampler(OneSeries(values[:64]), 48, 16, 3, Augmentations(), seed=0).batch(0, 1)
