@@ -69,7 +69,8 @@ class WindowSampler:
     the series' statistics, then at most one augmentation (delay embedding of one
     coordinate, convex or affine mix to `num_channels` outputs, each re-standardised) or
     else a random subset of `num_channels` channels; a series with fewer channels than the
-    sample's is always delay-embedded. The observation models (`observation`)
+    sample's is always delay-embedded (its channels repeated where the series is too short for
+    delayed copies). The observation models (`observation`)
     wrap this: a batch's channel count and context length, a sample's sampling rate before
     the window is cut (a resampled window is z-scored with the statistics of the stretch
     resampled for it, not of the whole series), its sensor map and noise after.
@@ -157,11 +158,6 @@ class WindowSampler:
         if (augmentation == "delay" or too_few) and k is not None and k > 1:
             # The lag is capped so the delayed copies fit before the window; none fit -> no augmentation.
             lag = min(int(rng.integers(1, self.augmentations.max_delay + 1)), (steps - length) // (k - 1))
-            if too_few and lag < 1:
-                raise ValueError(
-                    f"a series of {channels} channels and {steps} steps is too short to delay-embed into {k} "
-                    f"channels over {length} steps (needs {length + k - 1})"
-                )
             if lag >= 1:
                 start = int(rng.integers((k - 1) * lag, steps - length + 1))
                 coordinate = int(rng.integers(channels))
@@ -170,6 +166,8 @@ class WindowSampler:
         window = standardise(series[start : start + length], reference=series)
         if k is None:
             return window
+        if too_few:  # no room for delayed copies (a resampled stretch just long enough): repeat channels
+            return window[:, np.arange(k) % channels]
         if augmentation == "convex":
             return standardise(convex_mix(rng, window, k))
         if augmentation == "affine":

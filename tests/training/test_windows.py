@@ -111,5 +111,6 @@ def test_a_series_with_too_few_channels_is_delay_embedded():
         )[0]
         lag = next(lag for lag in range(1, 6) if np.allclose(window[:-lag, 0], window[lag:, 1], atol=1e-5))
         assert np.allclose(window[: -2 * lag, 0], window[2 * lag :, 2], atol=1e-5)
-    with pytest.raises(ValueError, match="too short to delay-embed"):
-        WindowSampler(OneSeries(values[:64]), 48, 16, 3, Augmentations(), seed=0).batch(0, 1)
+    # No room for delayed copies: the channel is repeated.
+    short = WindowSampler(OneSeries(values[:64]), 48, 16, 3, Augmentations(), seed=0).batch(0, 1)["past_values"][0]
+    assert short.shape == (48, 3) and (short == short[:, :1]).all()

@@ -1,0 +1,68 @@
+"""Error against the number of distinct training systems (the family-scaling study), one PNG.
+
+Each run is `LABEL=SYSTEMS` followed by the evaluation folders to read for it (written by
+`panda-lite evaluate`, one per evaluation set, same set order for every run); the model's row
+is the checkpoint whose label ends with LABEL, scored against context parroting's:
+
+    python scripts/benchmarks/plot_scaling.py --sets validation held-out-founders \
+        --run dysts=144 evals/r2-vald evals/r2-found --run mix1k=1168 evals/r2-vald evals/r2-found \
+        --horizon 128 --out docs/scaling.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+PARROT = "parrot_D10"
+
+
+def ratio(folder: Path, label: str, horizon: int) -> float:
+    """Median sMAPE of the checkpoint labelled `...label` over parroting's, at `horizon`."""
+    rows = {row["method"]: row for row in csv.DictReader(open(folder / f"metrics_h{horizon}.csv"))}
+    model = [name for name in rows if name.endswith(label) or name.endswith(f"{label}/model")]
+    if len(model) != 1:
+        raise SystemExit(f"{folder}: expected one method ending in {label!r}, found {sorted(rows)}")
+    return float(rows[model[0]]["smape_median"]) / float(rows[PARROT]["smape_median"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", nargs="+", required=True, help="names of the evaluation sets, in folder order")
+    parser.add_argument("--run", nargs="+", action="append", required=True, metavar="LABEL=SYSTEMS FOLDER")
+    parser.add_argument("--horizon", type=int, default=128)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = []
+    for run in args.run:
+        label, systems = run[0].split("=")
+        folders = [Path(f) for f in run[1:]]
+        if len(folders) != len(args.sets):
+            raise SystemExit(f"run {label}: {len(folders)} folders for {len(args.sets)} sets")
+        points.append((int(systems), label, [ratio(f, label, args.horizon) for f in folders]))
+    points.sort()
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for k, name in enumerate(args.sets):
+        axis.plot([p[0] for p in points], [p[2][k] for p in points], "o-", label=name)
+    for systems, label, _ in points:
+        axis.annotate(label, (systems, min(p[2][0] for p in points)), fontsize=7, rotation=90, va="bottom")
+    axis.axhline(1.0, color="grey", lw=0.8, ls="--")
+    axis.set_xscale("log")
+    axis.set_xlabel("distinct training systems")
+    axis.set_ylabel(f"median sMAPE@{args.horizon} / context parroting")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(args.out, dpi=120)
+    for systems, label, ratios in points:
+        print(f"{label:>12} {systems:>6} " + " ".join(f"{r:.3f}" for r in ratios))
+
+
+if __name__ == "__main__":
+    main()
