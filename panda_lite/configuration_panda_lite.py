@@ -72,8 +72,9 @@ class PandaLiteConfig(PretrainedConfig):
             forecaster reads as tokens (with `parrot_motif_length` > 0): a quadratic NVAR
             fitted on the context (`panda_lite.nvar.nvar_tokens_forecast`), its forecast clipped
             to the context's range, enters as `num_parrot_patches` more tokens after the
-            parroted ones, marked with its backtest error; a learned gate per channel mixes it
-            into the forecast (initially almost not: the gate starts near 0). Contexts it cannot
+            parroted ones, marked with its backtest error; a learned gate per channel, reading
+            those tokens and the backtest error, mixes it into the forecast (it starts as a prior
+            on the backtest alone: open where the backtest is near-exact). Contexts it cannot
             fit (too short, gaps, more than `NVAR_TOKEN_MAX_CHANNELS` channels) read the best
             parroted copy there instead, with the gate closed.
     """

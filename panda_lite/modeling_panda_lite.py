@@ -374,11 +374,14 @@ class PandaLiteResidualLinear(nn.Linear):
 
 
 class PandaLiteExpertGate(nn.Linear):
-    """The NVAR expert's gate logit per channel, from its tokens (B, C, D) -> (B, C, 1);
-    `_init_weights` starts it nearly closed (sigmoid(EXPERT_GATE_BIAS) ~ 0.02)."""
+    """The NVAR expert's gate logit per channel from [its tokens' mean | its backtest-error
+    feature] (B, C, D + 1) -> (B, C, 1). `_init_weights` starts it as a prior on the backtest
+    alone: logit = EXPERT_GATE_ERROR_WEIGHT x feature + EXPERT_GATE_BIAS, open (0.88) where the
+    backtest error is ~0 (feature -1), 0.34 at error 0.01, closed (< 0.04) from error 0.1 up."""
 
 
-EXPERT_GATE_BIAS = -4.0
+EXPERT_GATE_BIAS = -6.0
+EXPERT_GATE_ERROR_WEIGHT = -8.0
 NVAR_TOKEN_MAX_CHANNELS = 8  # 2 delays x 8 channels: 153 features; wider contexts get the parroted copy
 
 
@@ -488,7 +491,9 @@ class PandaLitePreTrainedModel(PreTrainedModel):
             module.draw_random_features()
             init.zeros_(module.missing_embedding)
         if isinstance(module, PandaLiteExpertGate):
-            init.zeros_(module.weight)
+            prior = torch.zeros_like(module.weight)
+            prior[0, -1] = EXPERT_GATE_ERROR_WEIGHT
+            init.copy_(module.weight, prior)  # init.* leave loaded weights alone
             init.constant_(module.bias, EXPERT_GATE_BIAS)
         if isinstance(module, PandaLiteResidualLinear):
             # An untrained (or newly headed) parroting forecaster is exact context parroting.
@@ -545,7 +550,7 @@ class PandaLiteModel(PandaLitePreTrainedModel):
         self.head = PandaLiteHead(config)
         if config.nvar_token_delays:
             self.expert_error = nn.Linear(1, config.d_model)  # backtest error feature -> its tokens
-            self.expert_gate = PandaLiteExpertGate(config.d_model, 1)
+            self.expert_gate = PandaLiteExpertGate(config.d_model + 1, 1)
         self.post_init()
 
     def compute_loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -598,7 +603,7 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             copy_patches, _ = self.patchify(copies, torch.ones_like(copies, dtype=torch.bool))  # (B K, C, F, P)
             copy_patches = rearrange(copy_patches, "(b k) c f p -> b c (k f) p", k=config.parrot_candidates)
             patches = torch.cat([patches, copy_patches], dim=2)  # (B, C, N + K F, P)
-        expert = tail_bias = usable = None
+        expert = tail_bias = usable = error = None
         if config.nvar_token_delays and parroted is not None:  # the config requires parroting
             expert, error, usable = self.nvar_expert(normalised, observed, parroted)  # (B, H, C), (B, C), (B,)
             expert_patches, _ = self.patchify(expert, torch.ones_like(expert, dtype=torch.bool))  # (B, C, F, P)
@@ -609,9 +614,10 @@ class PandaLiteModel(PandaLitePreTrainedModel):
         forecast = rearrange(self.head(hidden), "b c h -> b h c").float()  # normalised (B, H, C)
         if parroted is not None:
             forecast = forecast + parroted
-        if expert is not None and parroted is not None and usable is not None:
+        if expert is not None and parroted is not None and usable is not None and error is not None:
             expert_tokens = hidden[:, :, -config.num_parrot_patches :].mean(dim=2)  # (B, C, D)
-            gate = torch.sigmoid(self.expert_gate(expert_tokens).float()) * usable[:, None, None]  # (B, C, 1)
+            gate_input = torch.cat([expert_tokens, error[..., None].to(expert_tokens.dtype)], dim=-1)  # (B, C, D + 1)
+            gate = torch.sigmoid(self.expert_gate(gate_input).float()) * usable[:, None, None]  # (B, C, 1)
             forecast = forecast + rearrange(gate, "b c 1 -> b 1 c") * (expert - parroted)
 
         loss = None
@@ -685,7 +691,7 @@ class PandaLiteModel(PandaLitePreTrainedModel):
         The flattened tokens of base's layout (context, then its candidates) come first in
         this model's, so base's weights fill the leading columns and the new tokens' columns
         stay zero: the forecast changes at first only through the new tokens' effect on
-        attention (and the NVAR gate, which starts nearly closed). A plain forecaster's head
+        attention (and the NVAR gate, which starts as a prior on the backtest). A plain forecaster's head
         (a whole forecast, not a residual) is never taken over.
         """
         mine, theirs = self.config, base.config

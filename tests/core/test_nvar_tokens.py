@@ -7,7 +7,7 @@ import torch
 from util import small_model
 
 from panda_lite import PandaLiteConfig
-from panda_lite.modeling_panda_lite import EXPERT_GATE_BIAS, NVAR_TOKEN_MAX_CHANNELS
+from panda_lite.modeling_panda_lite import EXPERT_GATE_BIAS, EXPERT_GATE_ERROR_WEIGHT, NVAR_TOKEN_MAX_CHANNELS
 from panda_lite.nvar import nvar_tokens_forecast
 from panda_lite.parroting import ContextParroting
 
@@ -63,7 +63,7 @@ def test_a_diverging_nvar_stays_within_a_range_of_the_context():
     assert forecast.max() <= high + (high - low) + 1e-5 and forecast.max() > high
 
 
-def test_untrained_model_with_nvar_tokens_is_parroting_plus_a_nearly_closed_gate():
+def test_untrained_model_with_nvar_tokens_is_parroting_plus_a_gate_on_the_backtest():
     model = small_model(**TOKENS, nvar_token_delays=2)
     config = model.config
     assert config.num_tokens == config.num_patches + 3 * config.num_parrot_patches
@@ -72,12 +72,25 @@ def test_untrained_model_with_nvar_tokens_is_parroting_plus_a_nearly_closed_gate
     with torch.no_grad():
         out = model(past_values=torch.tensor(context, dtype=torch.float32))
         u, observed, loc, scale = model.normalise(torch.tensor(context, dtype=torch.float32), None)
-        expert, _, usable = nvar_tokens_forecast(u, observed, 2, 32)
+        expert, error, usable = nvar_tokens_forecast(u, observed, 2, 32)
     parroted = ContextParroting(motif_length=4)(context, 32)
-    gate = torch.sigmoid(torch.tensor(EXPERT_GATE_BIAS)).item()
+    feature = torch.log10(error + 1e-3) / 3  # (1, C)
+    gate = torch.sigmoid(EXPERT_GATE_ERROR_WEIGHT * feature + EXPERT_GATE_BIAS).numpy()[:, None, :]  # (1, 1, C)
     expected = parroted + gate * (expert.numpy() * scale.numpy() + loc.numpy() - parroted)
-    assert usable.item()
+    assert usable.item() and gate.max() > 0.5  # sines: the NVAR backtest is near-exact, the gate opens
     np.testing.assert_allclose(out.prediction.numpy(), expected, atol=1e-3)
+
+
+def test_trained_gate_survives_save_and_load(tmp_path):
+    # The gate's prior is set in _init_weights, which must not overwrite trained weights on load.
+    model = small_model(**TOKENS, nvar_token_delays=2)
+    with torch.no_grad():
+        model.expert_gate.weight.fill_(0.5)
+        model.expert_gate.bias.fill_(1.0)
+    model.save_pretrained(tmp_path)
+    loaded = type(model).from_pretrained(tmp_path)
+    assert torch.equal(loaded.expert_gate.weight, model.expert_gate.weight)
+    assert torch.equal(loaded.expert_gate.bias, model.expert_gate.bias)
 
 
 def test_wide_contexts_read_the_parroted_copy_with_the_gate_shut():
