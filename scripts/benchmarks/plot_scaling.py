@@ -36,6 +36,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -55,6 +56,8 @@ def main() -> None:
         axis.annotate(label, (systems, min(p[2][0] for p in points)), fontsize=7, rotation=90, va="bottom")
     axis.axhline(1.0, color="grey", lw=0.8, ls="--")
     axis.set_xscale("log")
+    axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axis.margins(x=0.15)
     axis.set_xlabel("distinct training systems")
     axis.set_ylabel(f"median sMAPE@{args.horizon} / context parroting")
     axis.legend(fontsize=8)
