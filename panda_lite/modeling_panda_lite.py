@@ -45,6 +45,7 @@ from .checkpoint_checks import (
     unreadable_file,
 )
 from .configuration_panda_lite import PandaLiteConfig
+from .experts import MAX_CHANNELS
 from .nvar import nvar_tokens_forecast
 from .parroting import parrot_continuations
 
@@ -228,18 +229,11 @@ def rotary_tables(
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_rotary_tables(
-    head_dim: int,
-    rope_fraction: float,
-    rope_theta: float,
-    num_positions: int,
-    device: torch.device,
-    dtype: torch.dtype,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """`rotary_tables`, once per length, device and dtype; built outside inference mode, so that
-    tables first made by the pipeline can be used by a training step too."""
+def _cached_rotary_tables(*key: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """`rotary_tables(*key)`, once per key (length, device, dtype, ...); built outside inference
+    mode, so that tables first made by the pipeline can be used by a training step too."""
     with torch.inference_mode(False):
-        return rotary_tables(head_dim, rope_fraction, rope_theta, num_positions, device, dtype)
+        return rotary_tables(*key)
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -382,7 +376,8 @@ class PandaLiteExpertGate(nn.Linear):
 
 EXPERT_GATE_BIAS = -6.0
 EXPERT_GATE_ERROR_WEIGHT = -8.0
-NVAR_TOKEN_MAX_CHANNELS = 8  # 2 delays x 8 channels: 153 features; wider contexts get the parroted copy
+# The pipeline expert's limit, for the same reason (quadratic features); wider contexts get the parroted copy.
+NVAR_TOKEN_MAX_CHANNELS = MAX_CHANNELS
 
 
 class PandaLiteHead(nn.Module):
@@ -603,9 +598,9 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             copy_patches, _ = self.patchify(copies, torch.ones_like(copies, dtype=torch.bool))  # (B K, C, F, P)
             copy_patches = rearrange(copy_patches, "(b k) c f p -> b c (k f) p", k=config.parrot_candidates)
             patches = torch.cat([patches, copy_patches], dim=2)  # (B, C, N + K F, P)
-        expert = tail_bias = usable = error = None
+        nvar = tail_bias = None
         if config.nvar_token_delays and parroted is not None:  # the config requires parroting
-            expert, error, usable = self.nvar_expert(normalised, observed, parroted)  # (B, H, C), (B, C), (B,)
+            nvar = expert, error, usable = self.nvar_expert(normalised, observed, parroted)  # (B, H, C), (B, C), (B,)
             expert_patches, _ = self.patchify(expert, torch.ones_like(expert, dtype=torch.bool))  # (B, C, F, P)
             patches = torch.cat([patches, expert_patches], dim=2)  # (B, C, N + (K + 1) F, P)
             tail_bias = self.expert_error(error[..., None].to(self.dtype))[:, :, None]  # (B, C, 1, D)
@@ -614,7 +609,8 @@ class PandaLiteModel(PandaLitePreTrainedModel):
         forecast = rearrange(self.head(hidden), "b c h -> b h c").float()  # normalised (B, H, C)
         if parroted is not None:
             forecast = forecast + parroted
-        if expert is not None and parroted is not None and usable is not None and error is not None:
+        if nvar is not None and parroted is not None:
+            expert, error, usable = nvar
             expert_tokens = hidden[:, :, -config.num_parrot_patches :].mean(dim=2)  # (B, C, D)
             gate_input = torch.cat([expert_tokens, error[..., None].to(expert_tokens.dtype)], dim=-1)  # (B, C, D + 1)
             gate = torch.sigmoid(self.expert_gate(gate_input).float()) * usable[:, None, None]  # (B, C, 1)

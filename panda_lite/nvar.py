@@ -116,9 +116,8 @@ def nvar_tokens_forecast(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The NVAR forecast and backtest the forecaster reads as tokens (batched, mask-aware, torch).
 
-    The quadratic NVAR of `NVAR` (delay taps 1 step apart, on the model's normalised
-    scale), fitted by weighted ridge
-    regression on every step whose taps and successor are observed in all channels, then
+    The quadratic NVAR of `NVAR` (delay taps 1 step apart, on the model's normalised scale),
+    fitted by weighted ridge regression on every step whose taps and successor are observed in all channels, then
     rolled out, each step clipped to the fitted context's per-channel range widened by
     `clip_margin` of it. It runs twice per row: on the whole context (the forecast) and on the
     context without its last `horizon` steps (the backtest, scored on those steps).
@@ -152,10 +151,10 @@ def nvar_tokens_forecast(
     feats = features(lagged[:, :-1])  # (2B, L - span - 1, F): steps t = span .. L-2
     targets = values[:, span + 1 :] - values[:, span:-1]  # (2B, L - span - 1, C)
     row_ok = valid.unfold(1, delays + 1, 1).all(dim=-1)  # taps and successor observed
-    weight = row_ok.to(dtype)[..., None]
+    weighted = (feats * row_ok.to(dtype)[..., None]).transpose(1, 2)  # (2B, F, L - span - 1)
     num_features = feats.shape[-1]
-    gram = (feats * weight).transpose(1, 2) @ feats + ridge * torch.eye(num_features, dtype=dtype, device=u.device)
-    weights = torch.linalg.solve(gram, (feats * weight).transpose(1, 2) @ targets)  # (2B, F, C)
+    gram = weighted @ feats + ridge * torch.eye(num_features, dtype=dtype, device=u.device)
+    weights = torch.linalg.solve(gram, weighted @ targets)  # (2B, F, C)
     rows = row_ok.sum(dim=1)
     available = (rows >= 2 * num_features) & valid[:, -delays:].all(dim=1)
     weights = torch.where(available[:, None, None] & weights.isfinite().all(dim=(1, 2), keepdim=True), weights, 0)
