@@ -114,7 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=sorted(METHODS), default="dopri5", help="embedded Runge-Kutta pair")
     p.add_argument("--rtol", type=float, default=1e-7, help="relative error tolerance of the integrator")
     p.add_argument("--atol", type=float, default=1e-9, help="absolute error tolerance of the integrator")
-    p.add_argument("--wall-time", type=float, default=60.0, help="seconds per integration batch before it is rejected")
+    p.add_argument(
+        "--max-steps-per-sample",
+        type=int,
+        default=20,
+        help="integrator steps (accepted + rejected) per grid point before a member is rejected (max_steps)",
+    )
+    p.add_argument(
+        "--wall-time",
+        type=float,
+        default=None,
+        help="optional clock limit (s) per integration batch; off by default: with it the corpus depends on load",
+    )
     p.add_argument(
         "--founders",
         default=None,
@@ -132,6 +143,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         raise ValueError(f"--points-per-period: expected PPP or LO HI with 4 < LO <= HI, got {ppp}")
     if args.length < 64:
         raise ValueError(f"--length must be >= 64, got {args.length}")
+    if args.max_steps_per_sample < 1:
+        raise ValueError(f"--max-steps-per-sample must be >= 1, got {args.max_steps_per_sample}")
+    if args.wall_time is not None and not args.wall_time > 0:
+        raise ValueError(f"--wall-time must be > 0 seconds (or left out: no clock limit), got {args.wall_time}")
     evolve = EvolveConfig(
         generations=args.generations,
         mutation_sigma=args.mutation_sigma,
@@ -145,6 +160,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         rtol=args.rtol,
         atol=args.atol,
         wall_time=args.wall_time,
+        max_steps_per_sample=args.max_steps_per_sample,
         tests=TestConfig(),
     )
     founders = tuple(n.strip() for n in args.founders.split(",")) if args.founders else None

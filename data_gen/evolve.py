@@ -47,25 +47,25 @@ class EvolveConfig:
     method: str = "dopri5"  # integrator: "dopri5" or "dop853"
     rtol: float = 1e-7
     atol: float = 1e-9
-    wall_time: float = 60.0  # seconds per integration batch
+    wall_time: float | None = None  # optional clock limit per integration batch (s): results then depend on load
     attractor_pool: int = 64  # points kept from the screening trajectory to start new ICs
     screen_ppp_range: tuple[float, float] = (8.0, 256.0)  # fresh draws: measured ppp (<= n_points / 16)
     fresh_batch: int = 512  # fresh draws: most systems drawn in one batch (screened as one ensemble)
     fresh_transient_fraction: float = 1.0  # fresh draws: a longer transient (random systems: transient chaos)
     fresh_attempts_per_accept: int = 50  # fresh draws: screened systems per source <= this x its share
-    max_steps_per_sample: int = 20  # generated sources: integrator steps per grid point before "max_steps"
+    max_steps_per_sample: int = 20  # integrator steps per grid point before "max_steps" (every system)
     tests: TestConfig = field(default_factory=TestConfig)
 
     @property
     def integration(self) -> IntegrationSettings:
-        """The integrator settings of generated sources: a step budget instead of a clock one,
-        so that which members fail never depends on the machine's load."""
+        """The integrator settings of generated sources: a step budget (and a clock one only if
+        ``wall_time`` is set), so that by default which members fail never depends on load."""
         n_grid = round((1 + max(self.transient_fraction, self.fresh_transient_fraction)) * self.n_points)
         return IntegrationSettings(
             rtol=self.rtol,
             atol=self.atol,
             max_abs=self.tests.max_abs,
-            wall_time=None,
+            wall_time=self.wall_time,
             method=self.method,
             max_steps=self.max_steps_per_sample * n_grid,
         )
@@ -222,6 +222,7 @@ def integrate_system(spec: dict, y0: np.ndarray, ppp: float, n_transient: int, c
         atol=cfg.atol,
         max_abs=cfg.tests.max_abs,
         bounded=bounded_mask(spec),
+        max_steps=cfg.max_steps_per_sample * (n_transient + cfg.n_points),
         wall_time=cfg.wall_time,
         method=cfg.method,
     )

@@ -85,3 +85,16 @@ def test_spec_rebuilds_exactly_from_json():
 def test_bad_spec_kind_is_rejected():
     with pytest.raises(ValueError, match="kind"):
         dimension({"kind": "mystery"})
+
+
+def test_dysts_integrations_stop_at_the_step_budget_whatever_the_clock():
+    from data_gen.evolve import EvolveConfig, integrate_system
+
+    spec = founder_spec(get_founder("Lorenz"))
+    y0 = np.asarray(get_founder("Lorenz").ic)
+    cfg = EvolveConfig(n_points=256, max_steps_per_sample=20)
+    assert cfg.wall_time is None
+    assert integrate_system(spec, y0, 128.0, 64, cfg).status == ["ok"]
+    starved = EvolveConfig(n_points=256, max_steps_per_sample=1)  # dopri5 needs > 1 step per sample at rtol 1e-7
+    sol = integrate_system(spec, y0, 16.0, 64, starved)
+    assert sol.status == ["max_steps"] and sol.n_steps[0] + sol.n_rejected[0] <= 1 * (64 + 256)

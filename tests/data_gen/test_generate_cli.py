@@ -98,3 +98,26 @@ def test_dysts_is_imported_without_the_numba_warning_and_filters_are_restored():
     )
     done = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and "Numba" not in done.stderr, done.stderr
+
+
+def test_integration_budget_is_steps_not_a_clock_by_default():
+    args = cli.build_parser().parse_args(["--out", "corpus", "--num-systems", "4"])
+    evolve = cli.config_from_args(args).evolve
+    assert evolve.wall_time is None and evolve.integration.wall_time is None  # never depends on load
+    args = cli.build_parser().parse_args(
+        ["--out", "corpus", "--num-systems", "4", "--wall-time", "30", "--max-steps-per-sample", "5"]
+    )
+    evolve = cli.config_from_args(args).evolve
+    assert (evolve.wall_time, evolve.integration.wall_time, evolve.max_steps_per_sample) == (30.0, 30.0, 5)
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--max-steps-per-sample", "0"], "--max-steps-per-sample must be >= 1, got 0"),
+        (["--wall-time", "0"], "--wall-time must be > 0 seconds"),
+    ],
+)
+def test_bad_integration_budgets_are_named(option, message):
+    with pytest.raises(ValueError, match=message):
+        cli.config_from_args(cli.build_parser().parse_args(["--out", "corpus", "--num-systems", "4", *option]))
