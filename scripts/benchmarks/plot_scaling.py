@@ -2,7 +2,8 @@
 
 Each run is `LABEL=SYSTEMS` followed by the evaluation folders to read for it (written by
 `panda-lite evaluate`, one per evaluation set, same set order for every run); the model's row
-is the checkpoint whose label ends with LABEL, scored against context parroting's:
+is the checkpoint whose label ends with LABEL (or a folder's only checkpoint), scored against
+context parroting's:
 
     python scripts/benchmarks/plot_scaling.py --sets validation held-out-founders \
         --run dysts=144 evals/r2-vald evals/r2-found --run mix1k=1168 evals/r2-vald evals/r2-found \
@@ -16,12 +17,15 @@ import csv
 from pathlib import Path
 
 PARROT = "parrot_D10"
+BASELINES = (PARROT, "nvar", "last_value")
 
 
 def ratio(folder: Path, label: str, horizon: int) -> float:
     """Median sMAPE of the checkpoint labelled `...label` over parroting's, at `horizon`."""
     rows = {row["method"]: row for row in csv.DictReader(open(folder / f"metrics_h{horizon}.csv"))}
     model = [name for name in rows if name.endswith(label) or name.endswith(f"{label}/model")]
+    checkpoints = [name for name in rows if name not in BASELINES]
+    model = model or (checkpoints if len(checkpoints) == 1 else [])
     if len(model) != 1:
         raise SystemExit(f"{folder}: expected one method ending in {label!r}, found {sorted(rows)}")
     return float(rows[model[0]]["smape_median"]) / float(rows[PARROT]["smape_median"])
