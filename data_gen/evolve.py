@@ -67,8 +67,12 @@ class EvolveConfig:
             max_abs=self.tests.max_abs,
             wall_time=self.wall_time,
             method=self.method,
-            max_steps=self.max_steps_per_sample * n_grid,
+            max_steps=self.step_budget(n_grid),
         )
+
+    def step_budget(self, n_grid: int) -> int:
+        """Integrator steps (accepted + rejected) a member may take over ``n_grid`` grid points."""
+        return self.max_steps_per_sample * n_grid
 
 
 @dataclass
@@ -222,7 +226,7 @@ def integrate_system(spec: dict, y0: np.ndarray, ppp: float, n_transient: int, c
         atol=cfg.atol,
         max_abs=cfg.tests.max_abs,
         bounded=bounded_mask(spec),
-        max_steps=cfg.max_steps_per_sample * (n_transient + cfg.n_points),
+        max_steps=cfg.step_budget(n_transient + cfg.n_points),
         wall_time=cfg.wall_time,
         method=cfg.method,
     )
