@@ -16,8 +16,10 @@ import argparse
 import csv
 from pathlib import Path
 
-PARROT = "parrot_D10"
-BASELINES = (PARROT, "nvar", "last_value")
+from panda_lite.evaluation import EvalConfig, default_baselines
+
+PARROT = EvalConfig().parrot_name
+BASELINES = frozenset(default_baselines())  # every baseline's display name: the other rows are checkpoints
 
 
 def ratio(folder: Path, label: str, horizon: int) -> float:
@@ -27,7 +29,9 @@ def ratio(folder: Path, label: str, horizon: int) -> float:
     checkpoints = [name for name in rows if name not in BASELINES]
     model = model or (checkpoints if len(checkpoints) == 1 else [])
     if len(model) != 1:
-        raise SystemExit(f"{folder}: expected one method ending in {label!r}, found {sorted(rows)}")
+        raise SystemExit(
+            f"{folder}: expected one method ending in {label!r} (or a single checkpoint), found {sorted(rows)}"
+        )
     return float(rows[model[0]]["smape_median"]) / float(rows[PARROT]["smape_median"])
 
 
