@@ -99,15 +99,52 @@ def test_a_member_resting_on_an_equilibrium_is_a_fixed_point():
     assert at.run_tests(rest, 64.0)[0] == "not_fixed_point"
 
 
-def test_correlation_is_numpys_corrcoef_bit_for_bit():
-    """The 0-1 test's correlation drops np.corrcoef's per-call overhead, not its arithmetic
-    (scores are stored in every row, so the dysts corpus stays the same bit for bit)."""
+def _zero_one_by_definition(x: np.ndarray, ppp: float, cfg: at.TestConfig) -> float:
+    """The 0-1 test's score written out: translation variables, each lag's mean square
+    displacement summed directly, np.corrcoef per frequency (Gottwald & Melbourne 2009)."""
+    stride = max(1, int(round(ppp / cfg.zero_one_points_per_period)))
+    phi = x[::stride]
+    phi = (phi - phi.mean(0)) / (phi.std(0) + 1e-12)
+    n = len(phi)
+    lags = np.arange(1, max(2, n // 10) + 1)
+    best = -1.0
+    for ch in range(phi.shape[1]):
+        ks = []
+        for c in np.linspace(np.pi / 5, 4 * np.pi / 5, cfg.zero_one_num_c + 2)[1:-1]:
+            j = np.arange(1, n + 1)
+            p, q = np.cumsum(phi[:, ch] * np.cos(j * c)), np.cumsum(phi[:, ch] * np.sin(j * c))
+            msd = np.array([np.mean((p[m:] - p[:-m]) ** 2 + (q[m:] - q[:-m]) ** 2) for m in lags])
+            d = msd - phi[:, ch].mean() ** 2 * (1 - np.cos(lags * c)) / (1 - np.cos(c))
+            ks.append(np.corrcoef(lags, d)[0, 1] if d.std() > 0 else 0.0)
+        best = max(best, float(np.median(ks)))
+    return best
+
+
+def test_zero_one_test_matches_its_definition(cases):
+    """The vectorised 0-1 test (all lags by one FFT, all frequencies and channels at once) gives
+    the textbook score on chaotic, periodic, quasi-periodic, constant and noise inputs."""
     rng = np.random.default_rng(4)
-    for n in (2, 3, 9, 17, 40, 205):
-        lags = np.arange(1, n + 1)
-        for scale in (1e-6, 1.0, 1e6):
-            row = scale * (rng.standard_normal(n) + 0.3 * lags)
-            assert at._correlation(lags, row) == np.corrcoef(lags, row)[0, 1]
+    t = np.arange(3000)
+    inputs = [(cases[name], PPP) for name in ("lorenz", "limit_cycle", "torus")] + [
+        (np.c_[np.ones(3000), np.sin(t / 7.0)], 50.0),
+        (rng.standard_normal((3000, 2)), 16.0),
+        (rng.standard_normal((800, 1)).cumsum(0), 8.0),
+    ]
+    for x, ppp in inputs:
+        passed, score = at.zero_one_test(x, ppp, CFG)
+        expected = _zero_one_by_definition(x, ppp, CFG)
+        assert abs(score - expected) < 1e-10 and passed == (expected >= CFG.min_zero_one)
+
+
+def test_correlation_with_every_row():
+    rng = np.random.default_rng(5)
+    lags = np.arange(1.0, 41.0)
+    rows = rng.standard_normal((3, 4, 40)) * 1e3 + lags
+    rows[1, 2] = 7.0  # a constant row has correlation 0
+    r = at._correlation_with(lags, rows)
+    assert r.shape == (3, 4) and r[1, 2] == 0.0
+    for i, j in [(0, 0), (2, 3), (1, 1)]:
+        assert abs(r[i, j] - np.corrcoef(lags, rows[i, j])[0, 1]) < 1e-14
 
 
 def test_separation_growth_reads_only_the_ends_of_the_divergence(cases):
