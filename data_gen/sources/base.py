@@ -203,6 +203,7 @@ class Source(ABC):
                 bounded=self.bounded_mask(specs[0]),
                 wall_time=settings.wall_time,
                 method=settings.method,
+                max_steps=settings.max_steps,
             )
         parts = []
         for dt in np.unique(dts):

@@ -205,13 +205,15 @@ def integrate_delay(
     max_abs: float = 1e4,
     wall_time: float | None = None,
     steps_per_point: int = STEPS_PER_POINT,
+    max_steps: int | None = None,
 ) -> EnsembleSolution:
     """Method-of-steps RK4 integration of E delay equations (see the module docstring).
 
     specs: one spec per member, or one shared; y0: (E, m + 1) histories (the states);
     dt: sampling interval (time units, any value); returns states (E, n_samples, m + 1) at
     times (n_transient + i) dt, i < n_samples. A member with |x| > max_abs fails "unbounded",
-    one with a non-finite x "nonfinite"; members unfinished after ``wall_time`` s "timeout".
+    one with a non-finite x "nonfinite"; members unfinished after ``wall_time`` s "timeout";
+    members that would need more than ``max_steps`` RK4 steps fail "max_steps" unintegrated.
     n_steps: RK4 steps the batch took for each member (a failed member keeps stepping with the others).
     """
     y0 = np.atleast_2d(np.asarray(y0, dtype=np.float64))
@@ -232,11 +234,13 @@ def integrate_delay(
     ens = _Batch(list(specs) * n_members if len(specs) == 1 else list(specs), per_tau)
     t_end = (n_transient + n_samples - 1) * dt
     needed = np.ceil(t_end / ens.h - 1e-9).astype(np.int64)  # steps each member needs
-    last = per_tau + int(needed.max())
+    over = needed > max_steps if max_steps is not None else np.zeros(n_members, dtype=bool)
+    last = per_tau + int(needed[~over].max(initial=0))
     record = np.empty((last + 1, n_members))  # row n: x at t_n = (n - per_tau) h
     first, w = _stencil(np.arange(per_tau + 1) / k, m)
     record[: per_tau + 1] = np.einsum("eri,ri->re", y0[:, first[:, None] + np.arange(4)], w)
     status = [OK if np.isfinite(y).all() else "nonfinite" for y in y0]
+    status = ["max_steps" if o and s == OK else s for o, s in zip(over, status)]
 
     r, c0, c_half, c1 = ens.rk
     g0 = ens.first(record)
@@ -346,8 +350,18 @@ class DelaySource(Source):
         n_transient: int,
         settings: IntegrationSettings,
     ) -> EnsembleSolution:
-        """Method-of-steps RK4 (``integrate_delay``); of ``settings`` only the bound and wall_time apply."""
-        return integrate_delay(specs, y0, dt, n_samples, n_transient, self.escape_bound(settings), settings.wall_time)
+        """Method-of-steps RK4 (``integrate_delay``); of ``settings`` the bound, the step budget
+        and wall_time apply (the tolerances do not: the step is fixed)."""
+        return integrate_delay(
+            specs,
+            y0,
+            dt,
+            n_samples,
+            n_transient,
+            self.escape_bound(settings),
+            settings.wall_time,
+            max_steps=settings.max_steps,
+        )
 
 
 def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

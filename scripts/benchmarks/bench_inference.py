@@ -16,6 +16,7 @@ the ratios, and prefer the CPU-time ones.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -59,8 +60,10 @@ def build_patchtst(pipe: PandaLitePipeline, prediction_length: int) -> PatchTSTF
 def runners_for(
     pipe: PandaLitePipeline, rolled: PatchTSTForPrediction, direct: PatchTSTForPrediction, values: np.ndarray
 ) -> dict[str, Callable[[], object]]:
-    """The timed calls, each forecasting HORIZON steps after every context in `values` (B, T, 3)."""
-    tensor = torch.from_numpy(values).float()
+    """The timed calls, each forecasting HORIZON steps after every context in `values` (B, T, 3),
+    the networks in the pipeline's precision (`rolled` and `direct` already in it)."""
+    tensor = torch.from_numpy(values).to(pipe.dtype)
+    tag = "" if pipe.dtype == torch.float32 else f", {pipe.precision.split()[0]}"
 
     def patchtst(model: PatchTSTForPrediction) -> Callable[[], object]:
         @torch.inference_mode()
@@ -70,13 +73,15 @@ def runners_for(
         return run
 
     parroting = ContextParroting()
-    return {
-        f"pipeline (expert {pipe.expert})": lambda: pipe.predict(values, HORIZON, batch_size=64),
-        "pipeline (expert off)": lambda: pipe.predict(values, HORIZON, batch_size=64, expert="off"),
-        "PatchTST, 4 x 128 rolled out": patchtst(rolled),
-        "PatchTST, 512 in one pass": patchtst(direct),
-        "context parroting": lambda: parroting(values, HORIZON),
+    runners = {
+        f"pipeline (expert {pipe.expert}{tag})": lambda: pipe.predict(values, HORIZON, batch_size=64),
+        f"pipeline (expert off{tag})": lambda: pipe.predict(values, HORIZON, batch_size=64, expert="off"),
+        f"PatchTST, 4 x 128 rolled out{tag}": patchtst(rolled),
+        f"PatchTST, 512 in one pass{tag}": patchtst(direct),
     }
+    if not tag:
+        runners["context parroting"] = lambda: parroting(values, HORIZON)
+    return runners
 
 
 def main() -> None:
@@ -84,36 +89,38 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-sizes", default="1,64", help="comma-separated (default 1,64)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--dtypes", default="float32", help="comma-separated precisions of the networks, e.g. float32,bfloat16"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    pipe = PandaLitePipeline.from_pretrained("panda-lite-mini-preview")
-    rolled, direct = build_patchtst(pipe, 128), build_patchtst(pipe, HORIZON)
-    sizes = {
-        f"pipeline (expert {pipe.expert})": parameter_count(pipe.model),
-        "pipeline (expert off)": parameter_count(pipe.model),
-        "PatchTST, 4 x 128 rolled out": parameter_count(rolled),
-        "PatchTST, 512 in one pass": parameter_count(direct),
-        "context parroting": 0,
-    }
+    pipes = [PandaLitePipeline.from_pretrained("panda-lite-mini-preview", dtype=d) for d in args.dtypes.split(",")]
+    rolled, direct = build_patchtst(pipes[0], 128), build_patchtst(pipes[0], HORIZON)
+    models = {p.precision: (copy.deepcopy(rolled).to(p.dtype), copy.deepcopy(direct).to(p.dtype)) for p in pipes}
     print(
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {HORIZON}-step forecasts of ({CONTEXT}, 3) contexts, "
-        f"{args.threads} thread(s), median of {args.repeats}, torch {torch.__version__}"
+        f"{args.threads} thread(s), median of {args.repeats}, torch {torch.__version__}, "
+        f"precisions: {', '.join(p.precision for p in pipes)}"
     )
-    print(f"{'model':<32}{'params':>10}{'batch':>7}{'/s wall':>10}{'/s CPU':>9}{'CPU vs PatchTST':>17}")
+    print(f"{'model':<42}{'params':>10}{'batch':>7}{'/s wall':>10}{'/s CPU':>9}{'CPU vs PatchTST':>17}")
     for batch in (int(b) for b in args.batch_sizes.split(",")):
         values = flow_windows(batch, CONTEXT)
-        times = interleaved(runners_for(pipe, rolled, direct, values), args.repeats)
-        _, used = pipe.predict(values, HORIZON, batch_size=64, return_expert=True)
+        runners: dict[str, Callable[[], object]] = {}
+        for pipe in pipes:
+            runners.update(runners_for(pipe, *models[pipe.precision], values))
+        times = interleaved(runners, args.repeats)
         base = statistics.median(cpu for _, cpu in times["PatchTST, 4 x 128 rolled out"])
         for name, samples in times.items():
+            size = 0 if name == "context parroting" else parameter_count(direct if "one pass" in name else rolled)
+            size = parameter_count(pipes[0].model) if name.startswith("pipeline") else size
             wall = statistics.median(w for w, _ in samples)
             cpu = statistics.median(c for _, c in samples)
-            print(
-                f"{name:<32}{sizes[name]:>10,}{batch:>7}{batch / wall:>10.1f}{batch / cpu:>9.1f}{base / cpu:>16.2f}x"
-            )
-        print(f"  (the expert forecast {int(used.sum())} of {batch} series)")
+            print(f"{name:<42}{size:>10,}{batch:>7}{batch / wall:>10.1f}{batch / cpu:>9.1f}{base / cpu:>16.2f}x")
+        for pipe in pipes:
+            _, used = pipe.predict(values, HORIZON, batch_size=64, return_expert=True)
+            print(f"  ({pipe.precision}: the expert forecast {int(used.sum())} of {batch} series)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 from util import assert_batched_field_is_each_members, assert_rebuilds_bit_identically
 
 from data_gen.evolve import EvolveConfig, screen_fresh
-from data_gen.sources import SOURCE_NAMES, get_source
+from data_gen.sources import SOURCE_NAMES, IntegrationSettings, get_source
 
 
 @pytest.mark.parametrize("name", SOURCE_NAMES)
@@ -58,3 +58,16 @@ def test_a_batch_of_different_members_equals_each_member_alone(name):
     y = np.stack([source.initial_state(s, rng) for s in specs], axis=1)  # (S, E)
     t = rng.uniform(0, 10, len(specs))
     assert_batched_field_is_each_members(source, specs, t, y, keep=np.array([0, len(specs) - 1]))
+
+
+@pytest.mark.parametrize("name", SOURCE_NAMES)
+def test_saved_trajectories_stop_at_the_step_budget(name):
+    """integrate_at (the path of saved trajectories and rebuilds) honours settings.max_steps
+    like screening does: a starved budget fails "max_steps", the default budget finishes."""
+    source = get_source(name)
+    spec = source.examples()["chaotic"]
+    y0 = source.initial_state(spec, np.random.default_rng(2))[None]
+    dt = source.period(spec) / 32.0
+    assert source.integrate_at([spec], y0, np.array([dt]), 64, 0, EvolveConfig(n_points=64).integration).ok.all()
+    starved = IntegrationSettings(max_steps=10)
+    assert source.integrate_at([spec], y0, np.array([dt]), 64, 0, starved).status == ["max_steps"]
