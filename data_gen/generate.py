@@ -13,12 +13,15 @@ import dataclasses
 import json
 import math
 import multiprocessing
+import os
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from panda_lite import __version__
@@ -253,10 +256,46 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
             "skipped": screening["skipped"],
         },
         "config": run.describe(),
+        "numerics": numerics(),  # the same on every machine whose numpy runs the same SIMD kernels
         "cpu_seconds": time.process_time() - start,  # the only field that varies between reruns
     }
     write_manifest(parquet, manifest)
     return manifest
+
+
+def numerics() -> dict[str, Any]:
+    """What the corpus's bits depend on besides (seed, shard, arguments): numpy's version and
+    the SIMD targets its ufuncs dispatch to on this machine (exp, sin, tanh, ... round
+    differently on AVX2 and AVX512 kernels), and the ``NPY_DISABLE_CPU_FEATURES`` that pins them."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return {
+        "numpy": np.__version__,
+        "simd_targets": [t for t in __cpu_dispatch__ if __cpu_features__.get(t)],
+        "NPY_DISABLE_CPU_FEATURES": os.environ.get("NPY_DISABLE_CPU_FEATURES", ""),
+    }
+
+
+def _warn_on_mixed_numerics(run: RunConfig, shards) -> None:
+    """Resuming on a machine whose numpy dispatches other SIMD kernels than the one that wrote
+    the finished shards gives a corpus that no single machine would write: say so."""
+    here = numerics()
+    for s in shards:
+        if not shard_complete(run.out, run.split, s, run.shards):
+            continue
+        theirs = json.loads(shard_paths(run.out, run.split, s, run.shards)[1].read_text()).get("numerics")
+        if theirs is not None and {k: theirs.get(k) for k in ("numpy", "simd_targets")} != {
+            k: here[k] for k in ("numpy", "simd_targets")
+        }:
+            warnings.warn(
+                f"shard {s} of {run.out}/{run.split} was written with numpy {theirs.get('numpy')} on SIMD targets "
+                f"{theirs.get('simd_targets')}; this machine has numpy {here['numpy']} on {here['simd_targets']}, so "
+                "the shards written now will not be bit-identical to a run on that machine. To match it, install "
+                "its numpy and set NPY_DISABLE_CPU_FEATURES to the targets it lacks (e.g. 'X86_V4 AVX512_ICL "
+                "AVX512_SPR' to run AVX2 kernels on an AVX512 machine)",
+                stacklevel=3,
+            )
+            return
 
 
 def _check_split(split: str, rows: list[dict]) -> None:
@@ -296,6 +335,7 @@ def generate(
     shards = range(run.shards) if shard_index is None else [shard_index]
     for s in shards:
         shard_paths(run.out, run.split, s, run.shards)  # validates the index
+    _warn_on_mixed_numerics(run, range(run.shards))
     screening = founder_survivors(run, workers, progress)
     todo = [s for s in shards if not shard_complete(run.out, run.split, s, run.shards)]
     bar = tqdm(total=len(todo), desc=f"{run.split} shards", disable=not progress)
