@@ -10,6 +10,7 @@ in ``DIR/{split}/.cache/founders-{hash}.json`` (beside, not among, the shards).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import math
 import multiprocessing
@@ -267,11 +268,12 @@ def numerics() -> dict[str, Any]:
     """What the corpus's bits depend on besides (seed, shard, arguments): numpy's version and
     the SIMD targets its ufuncs dispatch to on this machine (exp, sin, tanh, ... round
     differently on AVX2 and AVX512 kernels), and the ``NPY_DISABLE_CPU_FEATURES`` that pins them."""
-    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-
+    umath = importlib.import_module(
+        "numpy._core._multiarray_umath" if hasattr(np, "_core") else "numpy.core._multiarray_umath"
+    )
     return {
         "numpy": np.__version__,
-        "simd_targets": [t for t in __cpu_dispatch__ if __cpu_features__.get(t)],
+        "simd_targets": [t for t in umath.__cpu_dispatch__ if umath.__cpu_features__.get(t)],
         "NPY_DISABLE_CPU_FEATURES": os.environ.get("NPY_DISABLE_CPU_FEATURES", ""),
     }
 
