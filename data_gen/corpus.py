@@ -174,11 +174,16 @@ def _quiet_datasets() -> Iterator[None]:
 
 def write_shard(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
     """Write rows (with (T, C) array trajectories) as a Parquet shard via ``datasets``, atomically."""
+    write_table(path, _arrow_table(rows, features()))
+
+
+def write_table(path: str | os.PathLike, table) -> None:
+    """Write a ``pyarrow.Table`` of corpus rows (e.g. a selection of shards' rows) as a Parquet
+    shard via ``datasets``, atomically."""
     from datasets import Dataset, DatasetInfo
     from datasets.table import InMemoryTable
 
-    row_features = features()
-    dataset = Dataset(InMemoryTable(_arrow_table(rows, row_features)), info=DatasetInfo(features=row_features))
+    dataset = Dataset(InMemoryTable(table), info=DatasetInfo(features=features()))
     buffer = io.BytesIO()
     with _quiet_datasets():
         dataset.to_parquet(buffer)

@@ -41,12 +41,9 @@ def export_validation(corpus: str | Path, out: str | Path, fraction: float) -> i
     """Writes the validation systems of `corpus`/train (the `fraction` that training holds out,
     by hash of system_id) as one shard of `out`/val, for `panda-lite evaluate --split val`;
     returns how many trajectories it wrote. Training on `corpus` never reads them."""
-    import io
-
     import pyarrow as pa
 
-    from data_gen.corpus import shard_paths, write_manifest
-    from panda_lite.io import atomic_write_bytes
+    from data_gen.corpus import shard_paths, write_manifest, write_table
 
     tables = []
     for shard in complete_shards(Path(corpus) / "train"):
@@ -55,9 +52,7 @@ def export_validation(corpus: str | Path, out: str | Path, fraction: float) -> i
         tables.append(table.filter(pa.array([is_validation_system(i, fraction) for i in ids])))
     selected = pa.concat_tables(tables)
     path, _ = shard_paths(out, "val", 0, 1)
-    buffer = io.BytesIO()
-    pq.write_table(selected, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_table(path, selected)
     systems = sorted(set(selected.column("system_id").to_pylist()))
     write_manifest(path, {"source": str(corpus), "validation_fraction": fraction, "systems": systems})
     return selected.num_rows
