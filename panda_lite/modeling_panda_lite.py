@@ -400,12 +400,22 @@ class PandaLiteHead(nn.Module):
             pooled = hidden.amax(dim=2)
         else:  # "last": the most recent patch, which always holds observed data
             pooled = hidden[:, :, -1]
-        # CPU BLAS multiplies fewer than a few rows on another path, whose sums differ in the
-        # last bits: padding to HEAD_MIN_ROWS keeps a series' forecast independent of its batch.
-        rows = rearrange(pooled, "b c w -> (b c) w")
-        padded = F.pad(rows, (0, 0, 0, max(0, HEAD_MIN_ROWS - rows.shape[0])))
-        forecast = self.projection(padded)[: rows.shape[0]]
-        return rearrange(forecast, "(b c) h -> b c h", b=hidden.shape[0])
+        return batch_independent_linear(self.projection, pooled)  # (B, C, H)
+
+
+def batch_independent_linear(linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """`linear(x)` for x (..., W), with each row's bits independent of the other rows: CPU BLAS
+    multiplies fewer than a few rows on another path, and a one-column product rounds a row by
+    its position in the batch, so a one-column map is a per-row dot product, a one-input map a
+    per-element product, and other maps run on at least HEAD_MIN_ROWS (padded) rows."""
+    bias = 0 if linear.bias is None else linear.bias
+    if linear.out_features == 1:
+        return (x * linear.weight[0]).sum(dim=-1, keepdim=True) + bias
+    if linear.in_features == 1:
+        return x * linear.weight[:, 0] + bias
+    rows = x.reshape(-1, x.shape[-1])
+    padded = F.pad(rows, (0, 0, 0, max(0, HEAD_MIN_ROWS - rows.shape[0])))
+    return linear(padded)[: rows.shape[0]].reshape(*x.shape[:-1], -1)
 
 
 _Model = TypeVar("_Model", bound="PandaLitePreTrainedModel")
@@ -603,7 +613,9 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             nvar = expert, error, usable = self.nvar_expert(normalised, observed, parroted)  # (B, H, C), (B, C), (B,)
             expert_patches, _ = self.patchify(expert, torch.ones_like(expert, dtype=torch.bool))  # (B, C, F, P)
             patches = torch.cat([patches, expert_patches], dim=2)  # (B, C, N + (K + 1) F, P)
-            tail_bias = self.expert_error(error[..., None].to(self.dtype))[:, :, None]  # (B, C, 1, D)
+            tail_bias = batch_independent_linear(self.expert_error, error[..., None].to(self.dtype))[
+                :, :, None
+            ]  # (B, C, 1, D)
         patch_missing = F.pad(patch_missing, (0, patches.shape[2] - patch_missing.shape[2]), value=False)
         hidden = self.encoder(patches, patch_missing, tail_bias)  # (B, C, N (+ K F (+ F)), D)
         forecast = rearrange(self.head(hidden), "b c h -> b h c").float()  # normalised (B, H, C)
@@ -613,7 +625,8 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             expert, error, usable = nvar
             expert_tokens = hidden[:, :, -config.num_parrot_patches :].mean(dim=2)  # (B, C, D)
             gate_input = torch.cat([expert_tokens, error[..., None].to(expert_tokens.dtype)], dim=-1)  # (B, C, D + 1)
-            gate = torch.sigmoid(self.expert_gate(gate_input).float()) * usable[:, None, None]  # (B, C, 1)
+            gate_logit = batch_independent_linear(self.expert_gate, gate_input)  # (B, C, 1)
+            gate = torch.sigmoid(gate_logit.float()) * usable[:, None, None]
             forecast = forecast + rearrange(gate, "b c 1 -> b 1 c") * (expert - parroted)
 
         loss = None

@@ -131,6 +131,28 @@ def nvar_tokens_forecast(
         many observed rows as features, and the last steps were observed (elsewhere the
         forecast is not meaningful and the caller must not use it).
     """
+    batch, length, _ = normalised.shape
+    # Each row is fitted on its span after its left padding (leading steps with a gap), in
+    # groups of equal span: the regression's sums then never include a batch's padding, whose
+    # extra zero terms would change their rounding, so a series' tokens are the same bits alone
+    # and in any batch. A row with too little data keeps a minimal span (it is unavailable).
+    lead = (~observed.all(dim=2)).to(torch.int64).cumprod(dim=1).sum(dim=1)  # (B,)
+    start = lead.clamp(max=max(0, length - (horizon + delays + 2)))
+    forecast = torch.empty(batch, horizon, normalised.shape[2], dtype=normalised.dtype, device=normalised.device)
+    error = torch.empty(batch, normalised.shape[2], dtype=normalised.dtype, device=normalised.device)
+    available = torch.empty(batch, dtype=torch.bool, device=normalised.device)
+    for s in torch.unique(start).tolist():
+        rows = torch.nonzero(start == s)[:, 0]
+        forecast[rows], error[rows], available[rows] = _nvar_tokens_fit(
+            normalised[rows, s:], observed[rows, s:], delays, horizon, ridge, clip_margin
+        )
+    return forecast, error, available
+
+
+def _nvar_tokens_fit(
+    normalised: torch.Tensor, observed: torch.Tensor, delays: int, horizon: int, ridge: float, clip_margin: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`nvar_tokens_forecast` for rows of one span (B, L, C), as it documents."""
     batch, length, channels = normalised.shape
     span = delays - 1
     dtype = torch.float32 if normalised.device.type == "mps" else torch.float64  # mps has no float64
@@ -153,8 +175,12 @@ def nvar_tokens_forecast(
     row_ok = valid.unfold(1, delays + 1, 1).all(dim=-1)  # taps and successor observed
     weighted = (feats * row_ok.to(dtype)[..., None]).transpose(1, 2)  # (2B, F, L - span - 1)
     num_features = feats.shape[-1]
-    gram = weighted @ feats + ridge * torch.eye(num_features, dtype=dtype, device=u.device)
-    weights = torch.linalg.solve(gram, weighted @ targets)  # (2B, F, C)
+    # One product and one solve per row: the batched kernels' rounding depends on how many rows
+    # the batch holds (a series' tokens would then change with its batch).
+    ridged = ridge * torch.eye(num_features, dtype=dtype, device=u.device)
+    weights = torch.stack(
+        [torch.linalg.solve(w @ f + ridged, w @ t) for w, f, t in zip(weighted, feats, targets)]
+    )  # (2B, F, C)
     rows = row_ok.sum(dim=1)
     available = (rows >= 2 * num_features) & valid[:, -delays:].all(dim=1)
     weights = torch.where(available[:, None, None] & weights.isfinite().all(dim=(1, 2), keepdim=True), weights, 0)
@@ -167,7 +193,9 @@ def nvar_tokens_forecast(
     state = lagged[:, -1]  # (2B, k C): the last taps
     steps = []
     for _ in range(horizon):
-        nxt = (state[:, :channels] + (features(state)[:, None] @ weights)[:, 0]).clamp(low, high)  # (2B, C)
+        # an elementwise product and a sum over features, not a batched matmul, whose kernel (and
+        # rounding) depends on the batch size
+        nxt = (state[:, :channels] + (features(state)[:, :, None] * weights).sum(dim=1)).clamp(low, high)  # (2B, C)
         steps.append(nxt)
         state = torch.cat([nxt, state[:, :-channels]], dim=1) if delays > 1 else nxt
     rollout = torch.stack(steps, dim=1)  # (2B, H, C)
