@@ -97,7 +97,12 @@ def test_the_forecast_is_scale_equivariant(preview, lorenz_context, factor, expe
 @pytest.mark.parametrize("offset", [1e5, 1e8, 1e10, 1e12])
 def test_offsets_cost_no_precision(preview, lorenz_context, offset):
     # Before: an offset of 1e5 moved the forecast by 1.73, 1e8 by 13, 1e10 gave a constant.
-    clean = preview.predict(lorenz_context, 200, expert="off").numpy()
+    # The pipeline may lose nothing beyond what the shifted input itself lost: float64 spaces
+    # values near 1e12 by 1.2e-4, and a chaotic forecast amplifies that rounding of the context
+    # (version 3's NVAR tokens take it to ~1e-2 over 200 steps), so the reference is the forecast
+    # of the context as the offset left it.
+    as_shifted = (lorenz_context + offset) - offset
+    clean = preview.predict(as_shifted, 200, expert="off").numpy()
     shifted = preview.predict(lorenz_context + offset, 200, expert="off").numpy() - offset
     np.testing.assert_allclose(shifted, clean, rtol=0, atol=1e-3)
 
