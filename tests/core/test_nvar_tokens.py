@@ -52,6 +52,23 @@ def test_nvar_tokens_row_does_not_depend_on_its_batch(lorenz_trajectory):
         assert torch.equal(a[0], b[1])
 
 
+def test_a_padded_row_gets_the_tokens_it_gets_alone(lorenz_trajectory):
+    """A batch left-pads shorter contexts: the fit reads each row's own span, one solve per row,
+    so every row, at every position and padded or not, gets the bits it gets alone (in float64,
+    where the last bits of the fit are not hidden by rounding to float32)."""
+    lengths = (512, 300, 512, 450, 400)
+    rows = [normalised(lorenz_trajectory[None, 200 * i : 200 * i + n])[0].double() for i, n in enumerate(lengths)]
+    u = torch.zeros(len(rows), 512, 3, dtype=torch.float64)
+    observed = torch.zeros(len(rows), 512, 3, dtype=torch.bool)
+    for i, row in enumerate(rows):
+        u[i, -len(row) :], observed[i, -len(row) :] = row, True
+    together = nvar_tokens_forecast(u, observed, 2, 64)
+    for i, row in enumerate(rows):
+        alone = nvar_tokens_forecast(row[None], torch.ones_like(row[None], dtype=torch.bool), 2, 64)
+        for a, b in zip(alone, together):
+            assert torch.equal(a[0], b[i]), (i, lengths[i])
+
+
 def test_a_diverging_nvar_stays_within_a_range_of_the_context():
     # Exponential growth, fitted exactly, keeps growing: each step is clipped to the context's
     # range widened by one range on each side.
