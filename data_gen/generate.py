@@ -286,9 +286,7 @@ def _warn_on_mixed_numerics(run: RunConfig, shards) -> None:
         if not shard_complete(run.out, run.split, s, run.shards):
             continue
         theirs = json.loads(shard_paths(run.out, run.split, s, run.shards)[1].read_text()).get("numerics")
-        if theirs is not None and {k: theirs.get(k) for k in ("numpy", "simd_targets")} != {
-            k: here[k] for k in ("numpy", "simd_targets")
-        }:
+        if theirs is not None and any(theirs.get(k) != here[k] for k in ("numpy", "simd_targets")):
             warnings.warn(
                 f"shard {s} of {run.out}/{run.split} was written with numpy {theirs.get('numpy')} on SIMD targets "
                 f"{theirs.get('simd_targets')}; this machine has numpy {here['numpy']} on {here['simd_targets']}, so "

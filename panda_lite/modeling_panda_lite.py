@@ -613,9 +613,8 @@ class PandaLiteModel(PandaLitePreTrainedModel):
             nvar = expert, error, usable = self.nvar_expert(normalised, observed, parroted)  # (B, H, C), (B, C), (B,)
             expert_patches, _ = self.patchify(expert, torch.ones_like(expert, dtype=torch.bool))  # (B, C, F, P)
             patches = torch.cat([patches, expert_patches], dim=2)  # (B, C, N + (K + 1) F, P)
-            tail_bias = batch_independent_linear(self.expert_error, error[..., None].to(self.dtype))[
-                :, :, None
-            ]  # (B, C, 1, D)
+            error_bias = batch_independent_linear(self.expert_error, error[..., None].to(self.dtype))  # (B, C, D)
+            tail_bias = error_bias[:, :, None]  # (B, C, 1, D)
         patch_missing = F.pad(patch_missing, (0, patches.shape[2] - patch_missing.shape[2]), value=False)
         hidden = self.encoder(patches, patch_missing, tail_bias)  # (B, C, N (+ K F (+ F)), D)
         forecast = rearrange(self.head(hidden), "b c h -> b h c").float()  # normalised (B, H, C)

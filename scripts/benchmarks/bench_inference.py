@@ -59,9 +59,10 @@ def build_patchtst(pipe: PandaLitePipeline, prediction_length: int) -> PatchTSTF
 
 def runners_for(
     pipe: PandaLitePipeline, rolled: PatchTSTForPrediction, direct: PatchTSTForPrediction, values: np.ndarray
-) -> dict[str, Callable[[], object]]:
+) -> tuple[dict[str, Callable[[], object]], dict[str, int]]:
     """The timed calls, each forecasting HORIZON steps after every context in `values` (B, T, 3),
-    the networks in the pipeline's precision (`rolled` and `direct` already in it)."""
+    the networks in the pipeline's precision (`rolled` and `direct` already in it), and each
+    call's parameter count."""
     tensor = torch.from_numpy(values).to(pipe.dtype)
     tag = "" if pipe.dtype == torch.float32 else f", {pipe.precision.split()[0]}"
 
@@ -73,15 +74,21 @@ def runners_for(
         return run
 
     parroting = ContextParroting()
-    runners = {
-        f"pipeline (expert {pipe.expert}{tag})": lambda: pipe.predict(values, HORIZON, batch_size=64),
-        f"pipeline (expert off{tag})": lambda: pipe.predict(values, HORIZON, batch_size=64, expert="off"),
-        f"PatchTST, 4 x 128 rolled out{tag}": patchtst(rolled),
-        f"PatchTST, 512 in one pass{tag}": patchtst(direct),
+
+    def pipeline(**kwargs: str) -> Callable[[], object]:
+        return lambda: pipe.predict(values, HORIZON, batch_size=64, **kwargs)
+
+    calls = {
+        f"pipeline (expert {pipe.expert}{tag})": (pipeline(), pipe.model),
+        f"pipeline (expert off{tag})": (pipeline(expert="off"), pipe.model),
+        f"PatchTST, 4 x 128 rolled out{tag}": (patchtst(rolled), rolled),
+        f"PatchTST, 512 in one pass{tag}": (patchtst(direct), direct),
     }
+    runners = {name: run for name, (run, _) in calls.items()}
+    sizes = {name: parameter_count(model) for name, (_, model) in calls.items()}
     if not tag:
-        runners["context parroting"] = lambda: parroting(values, HORIZON)
-    return runners
+        runners["context parroting"], sizes["context parroting"] = lambda: parroting(values, HORIZON), 0
+    return runners, sizes
 
 
 def main() -> None:
@@ -108,13 +115,15 @@ def main() -> None:
     for batch in (int(b) for b in args.batch_sizes.split(",")):
         values = flow_windows(batch, CONTEXT)
         runners: dict[str, Callable[[], object]] = {}
+        sizes: dict[str, int] = {}
         for pipe in pipes:
-            runners.update(runners_for(pipe, *models[pipe.precision], values))
+            pipe_runners, pipe_sizes = runners_for(pipe, *models[pipe.precision], values)
+            runners.update(pipe_runners)
+            sizes.update(pipe_sizes)
         times = interleaved(runners, args.repeats)
         base = statistics.median(cpu for _, cpu in times["PatchTST, 4 x 128 rolled out"])
         for name, samples in times.items():
-            size = 0 if name == "context parroting" else parameter_count(direct if "one pass" in name else rolled)
-            size = parameter_count(pipes[0].model) if name.startswith("pipeline") else size
+            size = sizes[name]
             wall = statistics.median(w for w, _ in samples)
             cpu = statistics.median(c for _, c in samples)
             print(f"{name:<42}{size:>10,}{batch:>7}{batch / wall:>10.1f}{batch / cpu:>9.1f}{base / cpu:>16.2f}x")
