@@ -8,8 +8,8 @@ from itertools import combinations_with_replacement
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from einops import rearrange
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .inputs import check_batch
 from .metrics import context_scale
@@ -114,7 +114,7 @@ def nvar_tokens_forecast(
     ridge: float = 1e-4,
     clip_margin: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The NVAR forecast and backtest the forecaster reads as tokens (batched, mask-aware, torch).
+    """The NVAR forecast and backtest the forecaster reads as tokens (batched, mask-aware).
 
     The quadratic NVAR of `NVAR` (delay taps 1 step apart, on the model's normalised scale),
     fitted by weighted ridge regression on every step whose taps and successor are observed in all channels, then
@@ -149,57 +149,81 @@ def nvar_tokens_forecast(
     return forecast, error, available
 
 
+def _features(lagged: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(..., k C) linear part -> (..., 1 + kC + (kC)^2) features of the NVAR tokens: every
+    product u_a u_b, both orders (no gather: 3x faster per rollout step than the unique
+    monomials; ridge splits a weight evenly between the two copies). Into `out`, if given."""
+    width = lagged.shape[-1]
+    if out is None:
+        out = np.empty(lagged.shape[:-1] + (1 + width + width * width,))
+    out[..., 0] = 1.0
+    out[..., 1 : 1 + width] = lagged
+    np.multiply(lagged[..., :, None], lagged[..., None, :], out=out[..., 1 + width :].reshape(lagged.shape + (width,)))
+    return out
+
+
+def _solve_rows(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """(B, F, F), (B, F, C) -> (B, F, C): one LAPACK solve per row (numpy loops over the
+    stack, so a row's bits do not depend on its batch); NaN for a row that is singular."""
+    try:
+        return np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:  # one bad row fails the stack: solve them one by one
+        out = np.full(rhs.shape, np.nan)
+        for i, (g, r) in enumerate(zip(gram, rhs)):
+            try:
+                out[i] = np.linalg.solve(g, r)
+            except np.linalg.LinAlgError:
+                pass
+        return out
+
+
 def _nvar_tokens_fit(
     normalised: torch.Tensor, observed: torch.Tensor, delays: int, horizon: int, ridge: float, clip_margin: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """`nvar_tokens_forecast` for rows of one span (B, L, C), as it documents."""
+    """`nvar_tokens_forecast` for rows of one span (B, L, C), as it documents. It runs in
+    float64 numpy on the host whatever the device: small per-row products and solves, and a
+    sequential rollout whose per-step cost is the framework's call overhead (numpy's is a
+    fraction of torch's on CPU)."""
     batch, length, channels = normalised.shape
     span = delays - 1
-    dtype = torch.float32 if normalised.device.type == "mps" else torch.float64  # mps has no float64
-    complete = observed.all(dim=2)  # (B, L)
-    u = torch.where(complete[..., None], normalised, 0).to(dtype)
+    complete = observed.all(dim=2).cpu().numpy()  # (B, L)
+    u = np.where(complete[..., None], normalised.detach().to("cpu", torch.float64).numpy(), 0.0)
     # Rows 0..B-1 fit the whole context; rows B..2B-1 the context without its last `horizon` steps.
-    values = torch.cat([u, F.pad(u[:, :-horizon], (0, 0, horizon, 0))])  # (2B, L, C)
-    valid = torch.cat([complete, F.pad(complete[:, :-horizon], (horizon, 0), value=False)])  # (2B, L)
+    values = np.concatenate([u, np.pad(u[:, :-horizon], ((0, 0), (horizon, 0), (0, 0)))])  # (2B, L, C)
+    valid = np.concatenate([complete, np.pad(complete[:, :-horizon], ((0, 0), (horizon, 0)))])  # (2B, L)
 
-    def features(lagged: torch.Tensor) -> torch.Tensor:  # (..., k C) -> (..., 1 + kC + (kC)^2)
-        # Every product u_a u_b, both orders: no gather (3x faster per step than the unique
-        # monomials); ridge splits a weight evenly between the two copies.
-        square = (lagged[..., :, None] * lagged[..., None, :]).flatten(-2)
-        return torch.cat([torch.ones_like(lagged[..., :1]), lagged, square], dim=-1)
-
-    windows = values.unfold(1, delays, 1).flip(-1)  # (2B, L - span, C, k): u_t, u_{t-1}, ...
+    windows = sliding_window_view(values, delays, axis=1)[..., ::-1]  # (2B, L - span, C, k): u_t, u_{t-1}, ...
     lagged = rearrange(windows, "b t c k -> b t (k c)")
-    feats = features(lagged[:, :-1])  # (2B, L - span - 1, F): steps t = span .. L-2
+    feats = _features(lagged[:, :-1])  # (2B, L - span - 1, F): steps t = span .. L-2
     targets = values[:, span + 1 :] - values[:, span:-1]  # (2B, L - span - 1, C)
-    row_ok = valid.unfold(1, delays + 1, 1).all(dim=-1)  # taps and successor observed
-    weighted = (feats * row_ok.to(dtype)[..., None]).transpose(1, 2)  # (2B, F, L - span - 1)
+    row_ok = np.asarray(sliding_window_view(valid, delays + 1, axis=1).all(axis=-1))  # taps and successor observed
+    feats *= row_ok[..., None]  # unobserved steps drop out of the regression
+    weighted = feats.transpose(0, 2, 1)  # (2B, F, L - span - 1)
     num_features = feats.shape[-1]
-    # One product and one solve per row: the batched kernels' rounding depends on how many rows
-    # the batch holds (a series' tokens would then change with its batch).
-    ridged = ridge * torch.eye(num_features, dtype=dtype, device=u.device)
-    weights = torch.stack(
-        [torch.linalg.solve(w @ f + ridged, w @ t) for w, f, t in zip(weighted, feats, targets)]
-    )  # (2B, F, C)
-    rows = row_ok.sum(dim=1)
-    available = (rows >= 2 * num_features) & valid[:, -delays:].all(dim=1)
-    weights = torch.where(available[:, None, None] & weights.isfinite().all(dim=(1, 2), keepdim=True), weights, 0)
+    # numpy's stacked matmul and solve run one BLAS/LAPACK call per row: a series' tokens are
+    # the same bits alone and in any batch (torch's batched kernels round by batch size).
+    weights = _solve_rows(weighted @ feats + ridge * np.eye(num_features), weighted @ targets)  # (2B, F, C)
+    rows = row_ok.sum(axis=1)
+    available = (rows >= 2 * num_features) & valid[:, -delays:].all(axis=1)
+    weights[~(available & np.isfinite(weights).all(axis=(1, 2)))] = 0.0
 
-    low = torch.where(valid[..., None], values, torch.inf).amin(dim=1)  # (2B, C)
-    high = torch.where(valid[..., None], values, -torch.inf).amax(dim=1)
-    low, high = torch.where(available[:, None], low, 0), torch.where(available[:, None], high, 0)
+    low = np.where(valid[..., None], values, np.inf).min(axis=1)  # (2B, C)
+    high = np.where(valid[..., None], values, -np.inf).max(axis=1)
+    low, high = np.where(available[:, None], low, 0.0), np.where(available[:, None], high, 0.0)
     slack = clip_margin * (high - low)
     low, high = low - slack, high + slack
-    state = lagged[:, -1]  # (2B, k C): the last taps
-    steps = []
-    for _ in range(horizon):
-        # an elementwise product and a sum over features, not a batched matmul, whose kernel (and
-        # rounding) depends on the batch size
-        nxt = (state[:, :channels] + (features(state)[:, :, None] * weights).sum(dim=1)).clamp(low, high)  # (2B, C)
-        steps.append(nxt)
-        state = torch.cat([nxt, state[:, :-channels]], dim=1) if delays > 1 else nxt
-    rollout = torch.stack(steps, dim=1)  # (2B, H, C)
+    state = lagged[:, -1].copy()  # (2B, k C): the last taps
+    step_features = np.empty((2 * batch, 1, num_features))
+    rollout = np.empty((2 * batch, horizon, channels))
+    for h in range(horizon):
+        step = (_features(state[:, None], out=step_features) @ weights)[:, 0]  # (2B, C), one product per row
+        np.clip(state[:, :channels] + step, low, high, out=rollout[:, h])
+        state = np.concatenate([rollout[:, h], state[:, :-channels]], axis=1)
     forecast, backtest = rollout[:batch], rollout[batch:]
-    truth, truth_ok = u[:, -horizon:], complete[:, -horizon:, None].to(dtype)
-    error = ((backtest - truth).abs() * truth_ok).sum(dim=1) / truth_ok.sum(dim=1).clamp_min(1)
-    return forecast.to(normalised.dtype), error.to(normalised.dtype), available[:batch] & available[batch:]
+    truth, truth_ok = u[:, -horizon:], complete[:, -horizon:, None]
+    error = (np.abs(backtest - truth) * truth_ok).sum(axis=1) / np.maximum(truth_ok.sum(axis=1), 1)
+
+    def back(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x).to(normalised.device, normalised.dtype)
+
+    return back(forecast), back(error), torch.from_numpy(available[:batch] & available[batch:]).to(normalised.device)
