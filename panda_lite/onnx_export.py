@@ -172,7 +172,7 @@ def export_onnx(
     if model.config.nvar_token_delays:
         raise ValueError(
             "export_onnx: this model reads NVAR tokens (nvar_token_delays="
-            f"{model.config.nvar_token_delays}), whose in-context fit (torch.linalg.solve) has no ONNX operator; "
+            f"{model.config.nvar_token_delays}), whose in-context fit runs in numpy, outside the traced graph; "
             "run it in torch, or export a checkpoint without NVAR tokens"
         )
     if dtype not in VALUE_DTYPES:

@@ -8,6 +8,9 @@ context parroting's:
     python scripts/benchmarks/plot_scaling.py --sets validation held-out-founders \
         --run dysts=144 evals/r2-vald evals/r2-found --run mix1k=1168 evals/r2-vald evals/r2-found \
         --horizon 128 --out docs/scaling.png
+
+`--recorded LABEL=SYSTEMS RATIO...` adds a point from ratios recorded earlier (BENCHMARKS.md)
+for a run whose evaluation folders are no longer at hand, one ratio per set.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ def ratio(folder: Path, label: str, horizon: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", nargs="+", required=True, help="names of the evaluation sets, in folder order")
-    parser.add_argument("--run", nargs="+", action="append", required=True, metavar="LABEL=SYSTEMS FOLDER")
+    parser.add_argument("--run", nargs="+", action="append", default=[], metavar="LABEL=SYSTEMS FOLDER")
+    parser.add_argument("--recorded", nargs="+", action="append", default=[], metavar="LABEL=SYSTEMS RATIO")
     parser.add_argument("--horizon", type=int, default=128)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -56,6 +60,13 @@ def main() -> None:
         if len(folders) != len(args.sets):
             raise SystemExit(f"run {label}: {len(folders)} folders for {len(args.sets)} sets")
         points.append((int(systems), label, [ratio(f, label, args.horizon) for f in folders]))
+    for run in args.recorded:
+        label, systems = run[0].split("=")
+        if len(run) - 1 != len(args.sets):
+            raise SystemExit(f"recorded {label}: {len(run) - 1} ratios for {len(args.sets)} sets")
+        points.append((int(systems), label, [float(r) for r in run[1:]]))
+    if not points:
+        raise SystemExit("nothing to plot: give --run and/or --recorded")
     points.sort()
     figure, axis = plt.subplots(figsize=(6, 4))
     for k, name in enumerate(args.sets):
