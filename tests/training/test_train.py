@@ -5,6 +5,7 @@ Every run uses the bundled tiny config on a toy corpus (data_gen.toy, the corpus
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -377,8 +378,24 @@ def launch_two_cpu_processes(corpus: Path, output: Path, *args: str) -> None:
         *QUIET,
         *args,
     ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # Its own session, so that a hang (torch's destroy_process_group can hang, pytorch#75097)
+    # is answered by SIGABRT to the launcher and both ranks: faulthandler then prints where each
+    # Python thread stood, and the failure shows it.
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        _, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGABRT)
+        try:
+            _, stderr = process.communicate(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # the group is gone once all have exited
+                os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail(f"two-process training hung for 300 s; its last output:\n{stderr[-6000:]}")
+    assert process.returncode == 0, stderr[-3000:]
 
 
 @pytest.mark.slow
