@@ -10,7 +10,9 @@ context parroting's:
         --horizon 128 --out docs/scaling.png
 
 `--recorded LABEL=SYSTEMS RATIO...` adds a point from ratios recorded earlier (BENCHMARKS.md)
-for a run whose evaluation folders are no longer at hand, one ratio per set.
+for a run whose evaluation folders are no longer at hand, one ratio per set (`nan` where a set
+was not measured on the same windows). `LABEL=SYSTEMS@BUDGET` puts a run in the study of that
+training budget (e.g. `@500` steps): each budget gets its own line per set, in one figure.
 """
 
 from __future__ import annotations
@@ -38,11 +40,20 @@ def ratio(folder: Path, label: str, horizon: int) -> float:
     return float(rows[model[0]]["smape_median"]) / float(rows[PARROT]["smape_median"])
 
 
+def parse_point(spec: str) -> tuple[int, str, str]:
+    """`LABEL=SYSTEMS[@BUDGET]` -> (systems, budget or "", label)."""
+    label, _, rest = spec.partition("=")
+    systems, _, budget = rest.partition("@")
+    if not label or not systems.isdigit():
+        raise SystemExit(f"{spec!r}: expected LABEL=SYSTEMS or LABEL=SYSTEMS@BUDGET (SYSTEMS a whole number)")
+    return int(systems), budget, label
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", nargs="+", required=True, help="names of the evaluation sets, in folder order")
-    parser.add_argument("--run", nargs="+", action="append", default=[], metavar="LABEL=SYSTEMS FOLDER")
-    parser.add_argument("--recorded", nargs="+", action="append", default=[], metavar="LABEL=SYSTEMS RATIO")
+    parser.add_argument("--run", nargs="+", action="append", default=[], metavar="LABEL=SYSTEMS[@BUDGET] FOLDER")
+    parser.add_argument("--recorded", nargs="+", action="append", default=[], metavar="LABEL=SYSTEMS[@BUDGET] RATIO")
     parser.add_argument("--horizon", type=int, default=128)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -53,37 +64,43 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = []
+    points = []  # (systems, budget, label, ratios)
     for run in args.run:
-        label, systems = run[0].split("=")
+        systems, budget, label = parse_point(run[0])
         folders = [Path(f) for f in run[1:]]
         if len(folders) != len(args.sets):
             raise SystemExit(f"run {label}: {len(folders)} folders for {len(args.sets)} sets")
-        points.append((int(systems), label, [ratio(f, label, args.horizon) for f in folders]))
+        points.append((systems, budget, label, [ratio(f, label, args.horizon) for f in folders]))
     for run in args.recorded:
-        label, systems = run[0].split("=")
+        systems, budget, label = parse_point(run[0])
         if len(run) - 1 != len(args.sets):
             raise SystemExit(f"recorded {label}: {len(run) - 1} ratios for {len(args.sets)} sets")
-        points.append((int(systems), label, [float(r) for r in run[1:]]))
+        points.append((systems, budget, label, [float(r) for r in run[1:]]))
     if not points:
         raise SystemExit("nothing to plot: give --run and/or --recorded")
     points.sort()
-    figure, axis = plt.subplots(figsize=(6, 4))
+    budgets = sorted({p[1] for p in points}, key=lambda b: (len(b), b))
+    figure, axis = plt.subplots(figsize=(8, 4.2))
     for k, name in enumerate(args.sets):
-        axis.plot([p[0] for p in points], [p[2][k] for p in points], "o-", label=name)
-    for systems, label, _ in points:
-        axis.annotate(label, (systems, min(p[2][0] for p in points)), fontsize=7, rotation=90, va="bottom")
+        color = f"C{k}"
+        for style, budget in zip(("o-", "s--", "^:"), budgets, strict=False):
+            group = [p for p in points if p[1] == budget]
+            legend = f"{name}, {budget} steps" if budget else name
+            axis.plot([p[0] for p in group], [p[3][k] for p in group], style, color=color, label=legend)
+    for systems, _, label, ratios in points:
+        low = min(r for r in ratios if r == r)  # the run's lowest measured ratio (NaN != NaN)
+        axis.annotate(label, (systems, low), xytext=(4, -10), textcoords="offset points", fontsize=7)
     axis.axhline(1.0, color="grey", lw=0.8, ls="--")
     axis.set_xscale("log")
     axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axis.margins(x=0.15)
     axis.set_xlabel("distinct training systems")
     axis.set_ylabel(f"median sMAPE@{args.horizon} / context parroting")
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     figure.savefig(args.out, dpi=120)
-    for systems, label, ratios in points:
-        print(f"{label:>12} {systems:>6} " + " ".join(f"{r:.3f}" for r in ratios))
+    for systems, budget, label, ratios in points:
+        print(f"{label:>12} {systems:>6} {budget:>6} " + " ".join(f"{r:.3f}" for r in ratios))
 
 
 if __name__ == "__main__":
