@@ -18,6 +18,26 @@ MAX_FEATURES = 4096  # a 4096 x 4096 Gram matrix per series (134 MB): about 44 c
 
 
 @functools.cache
+def _blas_threads():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread(fit):
+    """Runs `fit` with numpy's BLAS on one thread. The fits' products and solves are small and
+    per row; OpenBLAS would spread each over every core, which costs more than it gains and,
+    with the other cores busy, doubled a one-series forecast's time (BENCHMARKS.md)."""
+
+    @functools.wraps(fit)
+    def wrapper(*args, **kwargs):
+        with _blas_threads().limit(limits=1, user_api="blas"):
+            return fit(*args, **kwargs)
+
+    return wrapper
+
+
+@functools.cache
 def _quadratic_pairs(width: int) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (i <= j) of the unique quadratic monomials of `width` linear features."""
     i, j = np.array(list(combinations_with_replacement(range(width), 2))).T
@@ -68,6 +88,7 @@ class NVAR:
         linear = self.delays * channels
         return 1 + linear + linear * (linear + 1) // 2
 
+    @_one_blas_thread
     def __call__(self, context: np.ndarray, horizon: int) -> np.ndarray:
         span = (self.delays - 1) * self.stride
         context = check_batch(context, horizon, min_length=span + 3)
@@ -177,6 +198,7 @@ def _solve_rows(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
         return out
 
 
+@_one_blas_thread
 def _nvar_tokens_fit(
     normalised: torch.Tensor, observed: torch.Tensor, delays: int, horizon: int, ridge: float, clip_margin: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
