@@ -25,6 +25,7 @@ from panda_lite.evaluation import EvalConfig, default_baselines
 
 PARROT = EvalConfig().parrot_name
 BASELINES = frozenset(default_baselines())  # every baseline's display name: the other rows are checkpoints
+BUDGET_STYLES = ("o-", "s--", "^:", "d-.")  # marker and line of each training budget's points
 
 
 def ratio(folder: Path, label: str, horizon: int) -> float:
@@ -80,10 +81,12 @@ def main() -> None:
         raise SystemExit("nothing to plot: give --run and/or --recorded")
     points.sort()
     budgets = sorted({p[1] for p in points}, key=lambda b: (len(b), b))
+    if len(budgets) > len(BUDGET_STYLES):
+        raise SystemExit(f"{len(budgets)} budgets {budgets}: at most {len(BUDGET_STYLES)} fit one figure")
     figure, axis = plt.subplots(figsize=(8, 4.2))
     for k, name in enumerate(args.sets):
         color = f"C{k}"
-        for style, budget in zip(("o-", "s--", "^:"), budgets, strict=False):
+        for style, budget in zip(BUDGET_STYLES, budgets, strict=False):
             group = [p for p in points if p[1] == budget]
             legend = f"{name}, {budget} steps" if budget else name
             axis.plot([p[0] for p in group], [p[3][k] for p in group], style, color=color, label=legend)
