@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.metadata
 import json
 import math
 import multiprocessing
@@ -267,7 +268,8 @@ def run_shard(run: RunConfig, shard: int, screening: dict[str, Any], on_candidat
 def numerics() -> dict[str, Any]:
     """What the corpus's bits depend on besides (seed, shard, arguments): numpy's version and
     the SIMD targets its ufuncs dispatch to on this machine (exp, sin, tanh, ... round
-    differently on AVX2 and AVX512 kernels), and the ``NPY_DISABLE_CPU_FEATURES`` that pins them."""
+    differently on AVX2 and AVX512 kernels), the ``NPY_DISABLE_CPU_FEATURES`` that pins them,
+    and the versions of scipy and dysts, whose integrators and flows the dysts-bred systems run."""
     umath = importlib.import_module(
         "numpy._core._multiarray_umath" if hasattr(np, "_core") else "numpy.core._multiarray_umath"
     )
@@ -275,24 +277,36 @@ def numerics() -> dict[str, Any]:
         "numpy": np.__version__,
         "simd_targets": [t for t in umath.__cpu_dispatch__ if umath.__cpu_features__.get(t)],
         "NPY_DISABLE_CPU_FEATURES": os.environ.get("NPY_DISABLE_CPU_FEATURES", ""),
+        "scipy": _version("scipy"),
+        "dysts": _version("dysts"),
     }
 
 
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def _warn_on_mixed_numerics(run: RunConfig, shards) -> None:
-    """Resuming on a machine whose numpy dispatches other SIMD kernels than the one that wrote
-    the finished shards gives a corpus that no single machine would write: say so."""
+    """Resuming with other numerics (numpy's SIMD kernels or the numpy, scipy or dysts version)
+    than those that wrote the finished shards gives a corpus that no single machine would
+    write: say so. Older manifests, without scipy and dysts, are compared on what they record."""
     here = numerics()
     for s in shards:
         if not shard_complete(run.out, run.split, s, run.shards):
             continue
-        theirs = json.loads(shard_paths(run.out, run.split, s, run.shards)[1].read_text()).get("numerics")
-        if theirs is not None and any(theirs.get(k) != here[k] for k in ("numpy", "simd_targets")):
+        theirs = json.loads(shard_paths(run.out, run.split, s, run.shards)[1].read_text()).get("numerics") or {}
+        differ = [k for k in ("numpy", "simd_targets", "scipy", "dysts") if k in theirs and theirs[k] != here[k]]
+        if differ:
             warnings.warn(
-                f"shard {s} of {run.out}/{run.split} was written with numpy {theirs.get('numpy')} on SIMD targets "
-                f"{theirs.get('simd_targets')}; this machine has numpy {here['numpy']} on {here['simd_targets']}, so "
-                "the shards written now will not be bit-identical to a run on that machine. To match it, install "
-                "its numpy and set NPY_DISABLE_CPU_FEATURES to the targets it lacks (e.g. 'X86_V4 AVX512_ICL "
-                "AVX512_SPR' to run AVX2 kernels on an AVX512 machine)",
+                f"shard {s} of {run.out}/{run.split} was written with "
+                f"{', '.join(f'{k} {theirs[k]}' for k in differ)}; this machine has "
+                f"{', '.join(f'{k} {here[k]}' for k in differ)}, so the shards written now will not be "
+                "bit-identical to a run on that machine. To match it, install its package versions and set "
+                "NPY_DISABLE_CPU_FEATURES to the SIMD targets it lacks (e.g. 'X86_V4 AVX512_ICL AVX512_SPR' to "
+                "run AVX2 kernels on an AVX512 machine)",
                 stacklevel=3,
             )
             return

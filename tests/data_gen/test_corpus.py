@@ -192,7 +192,10 @@ def test_manifests_record_the_numerics_and_a_resume_on_other_numerics_warns(corp
     path = shard_paths(tmp_path, "train", 0, 2)[1]
     other = ["X86_V3"] if manifest["numerics"]["simd_targets"] != ["X86_V3"] else ["X86_V3", "X86_V4"]
     path.write_text(json.dumps({**manifest, "numerics": {**manifest["numerics"], "simd_targets": other}}))
-    with pytest.warns(UserWarning, match="not be bit-identical.*NPY_DISABLE_CPU_FEATURES"):
+    with pytest.warns(UserWarning, match="simd_targets.*not be bit-identical.*NPY_DISABLE_CPU_FEATURES"):
+        _run(tmp_path)
+    path.write_text(json.dumps({**manifest, "numerics": {**manifest["numerics"], "scipy": "0.0"}}))
+    with pytest.warns(UserWarning, match=r"written with scipy 0\.0; this machine has scipy"):
         _run(tmp_path)
 
 
